@@ -1,0 +1,51 @@
+"""Role checks shared by every domain. Jurisdiction is the authority's region subtree."""
+
+from __future__ import annotations
+
+from ..errors import Forbidden
+from ..registry.models import Organization
+from ..registry.regions import region_within
+from .models import OfficerRole, StaffRole, User
+
+
+class NotPlatformAdmin(Forbidden):
+    code = "auth.admin_required"
+    message = "仅平台管理员可执行此操作 / Only a platform admin may do this"
+
+
+class OutsideJurisdiction(Forbidden):
+    code = "auth.outside_jurisdiction"
+    message = "不在您所属登记管理机关的管辖范围内 / Outside your authority's jurisdiction"
+
+
+class NotOrganizationStaff(Forbidden):
+    code = "auth.staff_required"
+    message = "仅该组织的管理人员可执行此操作 / Only this organization's staff may do this"
+
+
+def require_platform_admin(user: User) -> None:
+    if not user.is_platform_admin:
+        raise NotPlatformAdmin()
+
+
+async def officer_region_codes(user: User) -> list[str]:
+    """The region codes of the authorities the user works for."""
+    return list(
+        await OfficerRole.filter(user=user).values_list("authority__region_code", flat=True)  # type: ignore[arg-type]
+    )
+
+
+async def require_officer_for_region(user: User, region_code: str) -> None:
+    """Allow an officer whose authority's region contains ``region_code`` (or a platform admin)."""
+    if user.is_platform_admin:
+        return
+    if not any(region_within(region_code, own) for own in await officer_region_codes(user)):
+        raise OutsideJurisdiction()
+
+
+async def require_staff(user: User, organization: Organization) -> StaffRole:
+    """Allow the organization's owner or admins."""
+    role = await StaffRole.get_or_none(user=user, organization=organization)
+    if role is None:
+        raise NotOrganizationStaff()
+    return role

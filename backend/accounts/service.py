@@ -1,0 +1,259 @@
+"""Login, sessions, phone binding and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from tortoise.transactions import in_transaction
+
+from ..audit import service as audit_service
+from ..crypto import PersonalDataCipher, mask_phone
+from ..errors import NotFound, Unprocessable
+from ..registry.models import Authority, Organization
+from . import tokens
+from .models import AuthSession, OfficerRole, StaffRole, StaffRoleKind, User
+
+if TYPE_CHECKING:
+    from .schemas import RoleGrantCreate
+
+
+class WeChatLogin(Protocol):
+    """What login needs from WeChat (backend.wechat.client.WeChatService provides it)."""
+
+    async def code_to_session(self, code: str): ...  # returns an object with .openid and .unionid
+
+    async def get_phone_number(self, code: str): ...  # returns an object with .pure_phone_number
+
+
+class SessionRevoked(tokens.TokenInvalid):
+    code = "auth.session_revoked"
+    message = "登录已失效，请重新登录 / This session has been revoked; log in again"
+
+
+class UserNotFound(NotFound):
+    code = "user.not_found"
+    message = "用户不存在 / No such user"
+
+
+class AuthorityNotFound(NotFound):
+    code = "authority.not_found"
+    message = "登记管理机关不存在 / No such registration authority"
+
+
+class OrganizationNotFound(NotFound):
+    code = "organization.not_found"
+    message = "社会组织不存在 / No such organization"
+
+
+class GrantTargetMissing(Unprocessable):
+    code = "role.target_missing"
+    message = (
+        "授予官员角色需指定登记管理机关，授予组织角色需指定统一社会信用代码 / "
+        "An officer grant needs an authority, a staff grant an organization"
+    )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    token: str
+    expires_at: datetime
+    created: bool
+
+
+async def get_or_create_user(*, openid: str, unionid: str | None = None) -> tuple[User, bool]:
+    """Find the user with this openid or create them; safe when two logins race."""
+    user = await User.get_or_none(openid=openid)
+    if user is not None:
+        return user, False
+    # INSERT ... ON CONFLICT DO NOTHING: a concurrent first login cannot fail or duplicate.
+    await User.bulk_create([User(openid=openid, unionid=unionid)], ignore_conflicts=True)
+    return await User.get(openid=openid), True
+
+
+async def get_or_create_user_by_ref(*, ref: str, appid: str) -> User:
+    """A user named on the console: a numeric id, ``dev-<name>`` (the emulator's user) or an openid."""
+    if ref.isdigit():
+        user = await User.get_or_none(id=int(ref))
+        if user is None:
+            raise UserNotFound(details={"user_id": ref})
+        return user
+    if ref.startswith("dev-"):
+        from ..wechat.emulator import openid_for  # development users exist only with the emulator
+
+        ref = openid_for(appid, ref.removeprefix("dev-"))
+    user, _ = await get_or_create_user(openid=ref)
+    return user
+
+
+async def login(*, code: str, wechat: WeChatLogin, secret: str, ttl: timedelta) -> LoginResult:
+    """Exchange a wx.login code for a user and a signed bearer token."""
+    session_info = await wechat.code_to_session(code)
+    user, created = await get_or_create_user(openid=session_info.openid, unionid=session_info.unionid)
+    now = datetime.now(UTC)
+    session = await AuthSession.create(id=tokens.new_session_id(), user=user, expires_at=now + ttl)
+    token = tokens.issue(secret=secret, user_id=user.id, session_id=session.id, ttl=ttl, now=now)
+    return LoginResult(user=user, token=token, expires_at=session.expires_at, created=created)
+
+
+async def authenticate(*, token: str, secret: str) -> tuple[User, str]:
+    """The user and session id behind a bearer token; raises Unauthorized subclasses."""
+    claims = tokens.decode(secret=secret, token=token)
+    session = await AuthSession.get_or_none(id=claims.session_id).select_related("user")
+    if session is None or session.user_id != claims.user_id:
+        raise tokens.TokenInvalid()
+    if session.revoked_at is not None:
+        raise SessionRevoked()
+    if session.expires_at <= datetime.now(UTC):
+        raise tokens.TokenExpired()
+    return session.user, session.id
+
+
+async def revoke_session(*, session_id: str) -> None:
+    """Revoke one session: its token stops working in every process at once."""
+    await AuthSession.filter(id=session_id, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
+
+
+async def revoke_all_sessions(*, user: User) -> int:
+    """Revoke every session of a user (lost phone, account deletion)."""
+    return await AuthSession.filter(user=user, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
+
+
+async def bind_phone(*, user: User, code: str, wechat: WeChatLogin, cipher: PersonalDataCipher) -> User:
+    """Store the phone number behind a getPhoneNumber code, encrypted, and keep a masked copy."""
+    info = await wechat.get_phone_number(code)
+    phone = info.pure_phone_number
+    user.phone_encrypted = cipher.encrypt(phone)
+    user.phone_hash = cipher.lookup_hash(phone)
+    user.phone_masked = mask_phone(phone)
+    await user.save(update_fields=["phone_encrypted", "phone_hash", "phone_masked", "updated_at"])
+    return user
+
+
+async def unbind_phone(*, user: User) -> User:
+    """Forget the user's phone number (PIPL: a user may delete their data)."""
+    user.phone_encrypted = None
+    user.phone_hash = None
+    user.phone_masked = None
+    await user.save(update_fields=["phone_encrypted", "phone_hash", "phone_masked", "updated_at"])
+    return user
+
+
+@dataclass(frozen=True)
+class Roles:
+    platform_admin: bool
+    staff: list[dict[str, str]]
+    officer: list[dict[str, str]]
+
+
+async def get_roles(*, user: User) -> Roles:
+    """Every role the user holds. Every logged-in user is also a member."""
+    staff = await StaffRole.filter(user=user).select_related("organization").order_by("id")
+    officer = await OfficerRole.filter(user=user).select_related("authority").order_by("id")
+    return Roles(
+        platform_admin=user.is_platform_admin,
+        staff=[
+            {"credit_code": r.organization.credit_code, "organization": r.organization.name, "role": r.role}
+            for r in staff
+        ],
+        officer=[
+            {
+                "region_code": r.authority.region_code,
+                "authority": r.authority.name,
+                "level": r.authority.level,
+            }
+            for r in officer
+        ],
+    )
+
+
+async def grant_admin(*, user: User, actor: User | None, reason: str = "") -> None:
+    """Make a user a platform admin."""
+    async with in_transaction():
+        before = user.is_platform_admin
+        user.is_platform_admin = True
+        await user.save(update_fields=["is_platform_admin", "updated_at"])
+        await audit_service.record(
+            actor=actor,
+            action="grant.admin",
+            target=user,
+            before={"is_platform_admin": before},
+            after={"is_platform_admin": True},
+            reason=reason,
+        )
+
+
+async def grant_officer(*, user: User, authority: Authority, actor: User | None, reason: str = "") -> None:
+    """Make a user an officer of a registration authority (idempotent)."""
+    async with in_transaction():
+        await OfficerRole.bulk_create([OfficerRole(user=user, authority=authority)], ignore_conflicts=True)
+        await audit_service.record(
+            actor=actor,
+            action="grant.officer",
+            target=user,
+            before=None,
+            after={"authority": authority.region_code},
+            reason=reason,
+        )
+
+
+async def grant_staff(
+    *, user: User, organization: Organization, role: StaffRoleKind, actor: User | None, reason: str = ""
+) -> None:
+    """Make a user owner or admin of an organization; a second grant changes the role."""
+    async with in_transaction():
+        existing = await StaffRole.get_or_none(user=user, organization=organization)
+        before = {"role": existing.role} if existing else None
+        if existing is None:
+            await StaffRole.bulk_create(
+                [StaffRole(user=user, organization=organization, role=role)], ignore_conflicts=True
+            )
+        else:
+            existing.role = role
+            await existing.save(update_fields=["role"])
+        await audit_service.record(
+            actor=actor,
+            action="grant.staff",
+            target=user,
+            before=before,
+            after={"organization": organization.credit_code, "role": role},
+            reason=reason,
+        )
+
+
+async def get_authority(*, region_code: str) -> Authority:
+    authority = await Authority.get_or_none(region_code=region_code)
+    if authority is None:
+        raise AuthorityNotFound(details={"region_code": region_code})
+    return authority
+
+
+async def get_organization(*, credit_code: str) -> Organization:
+    organization = await Organization.get_or_none(credit_code=credit_code)
+    if organization is None:
+        raise OrganizationNotFound(details={"credit_code": credit_code})
+    return organization
+
+
+async def grant_role(*, actor: User | None, grant: RoleGrantCreate) -> User:
+    """Grant one role described by a RoleGrantCreate; returns the user."""
+    user = await User.get_or_none(id=grant.user_id)
+    if user is None:
+        raise UserNotFound(details={"user_id": grant.user_id})
+    if grant.kind == "admin":
+        await grant_admin(user=user, actor=actor, reason=grant.reason)
+    elif grant.kind == "officer":
+        if not grant.authority_region_code:
+            raise GrantTargetMissing()
+        authority = await get_authority(region_code=grant.authority_region_code)
+        await grant_officer(user=user, authority=authority, actor=actor, reason=grant.reason)
+    else:
+        if not grant.credit_code:
+            raise GrantTargetMissing()
+        organization = await get_organization(credit_code=grant.credit_code)
+        await grant_staff(
+            user=user, organization=organization, role=grant.staff_role, actor=actor, reason=grant.reason
+        )
+    return await User.get(id=user.id)

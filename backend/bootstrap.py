@@ -1,0 +1,62 @@
+"""The composition root: where the real (or test) dependencies of one process are built.
+
+The HTTP app, the CLI, the worker and the tests all go through ``start``/``stop`` so that every
+process opens its database, cache and WeChat client the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise import Tortoise
+
+from .cache import Cache, create_cache
+from .config import Settings
+from .crypto import PersonalDataCipher
+from .db import close_db, init_db
+from .wechat.client import WeChatService
+
+
+@dataclass
+class Container:
+    """The shared resources of one process."""
+
+    settings: Settings
+    cache: Cache
+    wechat: WeChatService
+    cipher: PersonalDataCipher
+    owns_db: bool
+
+
+def build_wechat(settings: Settings) -> WeChatService:
+    """The WeChat client for these settings (the emulator's address in development)."""
+    return WeChatService.create(
+        appid=settings.wechat_appid,
+        secret=settings.wechat_secret.get_secret_value(),
+        api_base=settings.wechat_api_base,
+        redis_url=settings.redis_url,
+        timeout=settings.wechat_timeout_seconds,
+    )
+
+
+async def start(settings: Settings, *, cache: Cache | None = None) -> Container:
+    """Open this process's resources. Tests may pass a cache and initialise the ORM themselves."""
+    owns_db = not Tortoise._inited
+    if owns_db:
+        await init_db(settings.database_url, pool_max=settings.db_pool_max)
+    return Container(
+        settings=settings,
+        cache=cache or create_cache(settings.redis_url),
+        wechat=build_wechat(settings),
+        cipher=PersonalDataCipher(settings.fernet_key),
+        owns_db=owns_db,
+    )
+
+
+async def stop(container: Container, *, close_cache: bool = True) -> None:
+    """Release what ``start`` opened."""
+    container.wechat.close()
+    if close_cache:
+        await container.cache.close()
+    if container.owns_db:
+        await close_db()

@@ -1,0 +1,66 @@
+"""The cache: Redis when REDIS_URL is set, an in-process fakeredis otherwise.
+
+Both speak the ``redis.asyncio`` API, so the rest of the code sees one small interface (``Cache``)
+and never knows which one it has. The in-process one is for the embedded default and tests only:
+production refuses to start without Redis, because several processes must share this state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+
+class Cache:
+    """Namespaced JSON values, counters and locks over a redis.asyncio client."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "gongxin:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    async def get_json(self, name: str) -> Any | None:
+        raw = await self.client.get(self.key(name))
+        return None if raw is None else orjson.loads(raw)
+
+    async def set_json(self, name: str, value: Any, *, ttl: float | None = None) -> None:
+        px = int(ttl * 1000) if ttl else None
+        await self.client.set(self.key(name), orjson.dumps(value), px=px)
+
+    async def add_json(self, name: str, value: Any, *, ttl: float) -> bool:
+        """Set only if absent; True when this call set it."""
+        return bool(await self.client.set(self.key(name), orjson.dumps(value), px=int(ttl * 1000), nx=True))
+
+    async def delete(self, *names: str) -> None:
+        if names:
+            await self.client.delete(*(self.key(n) for n in names))
+
+    async def incr(self, name: str, *, ttl: float | None = None) -> int:
+        """Increment a counter, starting its expiry on first use (fixed-window rate limits)."""
+        key = self.key(name)
+        value = int(await self.client.incr(key))
+        if value == 1 and ttl:
+            await self.client.pexpire(key, int(ttl * 1000))
+        return value
+
+    async def ping(self) -> None:
+        """Raise if the cache cannot answer."""
+        await self.client.ping()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def create_cache(redis_url: str | None, *, prefix: str = "gongxin:") -> Cache:
+    """Redis at ``redis_url``, or an in-process fakeredis when it is None."""
+    if redis_url:
+        client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    else:
+        import fakeredis  # imported here: only the embedded mode needs it
+
+        client = fakeredis.FakeAsyncRedis()
+    return Cache(client, prefix=prefix)

@@ -1,0 +1,106 @@
+"""One Settings object, read from the environment (see the table in README.md)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Secrets that ship in the repository for development. Production refuses them.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105
+DEV_DATA_KEY = "dev-insecure-data-key-change-me"
+DEV_WECHAT_APPID = "wx-dev-appid"
+DEV_WECHAT_SECRET = "dev-secret"  # noqa: S105
+REAL_WECHAT_API = "https://api.weixin.qq.com"
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Embedded defaults run on a laptop with nothing else installed."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    app_env: AppEnv = AppEnv.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=1)
+    public_base_url: str = "http://127.0.0.1:8000"
+    # How many proxies (load balancers) stand in front; their X-Forwarded-For gives the client's IP.
+    proxies_count: int = Field(default=0, ge=0)
+
+    database_url: str = f"sqlite://{PROJECT_ROOT / 'var' / 'gongxin.sqlite3'}"
+    redis_url: str | None = None
+    db_pool_max: int = Field(default=10, ge=1)
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    data_encryption_key: SecretStr = SecretStr(DEV_DATA_KEY)
+    token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+    wechat_appid: str = DEV_WECHAT_APPID
+    wechat_secret: SecretStr = SecretStr(DEV_WECHAT_SECRET)
+    # Base URL of WeChat's server API; the emulator's address in development.
+    wechat_api_base: str = "http://127.0.0.1:8010"
+    # Start the local WeChat emulator with `gongxin serve` (development only).
+    wechat_emulator: bool = True
+    wechat_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    login_rate_limit_per_minute: int = Field(default=30, ge=1)
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    log_level: str = "INFO"
+    demo_data: bool = True
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def fernet_key(self) -> bytes:
+        """A Fernet key derived from the configured data-encryption secret."""
+        digest = hashlib.sha256(self.data_encryption_key.get_secret_value().encode()).digest()
+        return base64.urlsafe_b64encode(digest)
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults_in_production(self) -> Settings:
+        if not self.is_production:
+            return self
+        problems = []
+        if self.secret_key.get_secret_value() == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("SECRET_KEY is the development default or shorter than 32 characters")
+        if self.data_encryption_key.get_secret_value() == DEV_DATA_KEY or len(self.data_encryption_key) < 32:
+            problems.append("DATA_ENCRYPTION_KEY is the development default or shorter than 32 characters")
+        if self.uses_sqlite:
+            problems.append("DATABASE_URL points to SQLite; production needs PostgreSQL")
+        if not self.redis_url:
+            problems.append("REDIS_URL is not set; production processes must share state through Redis")
+        if self.wechat_emulator or self.wechat_api_base != REAL_WECHAT_API:
+            problems.append("the WeChat emulator is enabled; set WECHAT_EMULATOR=false and the real API base")
+        if (
+            self.wechat_appid == DEV_WECHAT_APPID
+            or self.wechat_secret.get_secret_value() == DEV_WECHAT_SECRET
+        ):
+            problems.append("WECHAT_APPID/WECHAT_SECRET are the development defaults")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment, with explicit overrides (tests, CLI flags)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,90 @@
+"""Tortoise ORM configuration, shared by the server, the CLI, the worker and the tests.
+
+Tables come from the migrations in ``migrations/models`` (Tortoise's own migration framework,
+which aerich recommends for Tortoise 1.x), never from ``generate_schemas`` in a running server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+# Every module that defines models, in one Tortoise app called "models" so that
+# relations read "models.User" everywhere.
+MODEL_MODULES = [
+    "backend.accounts.models",
+    "backend.registry.models",
+    "backend.events.models",
+    "backend.audit.models",
+]
+MIGRATIONS_MODULE = "migrations.models"
+
+
+def normalize_db_url(url: str) -> str:
+    """Accept the usual spellings of a database URL and add the pragmas SQLite needs."""
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://") and url != "sqlite://:memory:":
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        # Concurrent writers (several requests, the worker, the CLI) wait for the lock
+        # instead of failing at once with "database is locked".
+        query.setdefault("busy_timeout", "10000")
+        url = urlunsplit(parts._replace(query=urlencode(query)))
+    return url
+
+
+def tortoise_config(database_url: str, *, pool_max: int = 10) -> dict[str, Any]:
+    """The Tortoise config dict for one database."""
+    url = normalize_db_url(database_url)
+    if url.startswith("postgres://"):
+        sep = "&" if "?" in url else "?"
+        url = f"{url}{sep}maxsize={pool_max}&minsize=1"
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(database_url: str, *, pool_max: int = 10) -> None:
+    """Open the ORM's connections for this process."""
+    # Tortoise 1.x keeps its state in a ContextVar of the task that called init; the server's
+    # request tasks run in other contexts, so the process-wide fallback must be on.
+    await Tortoise.init(config=tortoise_config(database_url, pool_max=pool_max), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    """Close the ORM's connections for this process."""
+    await Tortoise.close_connections()
+
+
+async def apply_migrations(database_url: str) -> None:
+    """Bring the database's schema up to the newest migration."""
+    await tortoise_migrate(config=tortoise_config(database_url))
+    await Tortoise.close_connections()
+
+
+async def ping_db() -> None:
+    """Raise if the database cannot answer a trivial query."""
+    await connections.get("default").execute_query("SELECT 1")
+
+
+def __getattr__(name: str) -> Any:
+    # ``TORTOISE_ORM`` for Tortoise's own CLI (``gongxin makemigrations``), built on first use so
+    # that importing this module never reads the environment.
+    if name == "TORTOISE_ORM":
+        from .config import load_settings
+
+        return tortoise_config(load_settings().database_url)
+    raise AttributeError(name)

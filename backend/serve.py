@@ -1,0 +1,67 @@
+"""Running the server: Sanic's worker manager, plus the WeChat emulator in development."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from sanic import Sanic
+from sanic.worker.loader import AppLoader
+
+from .config import Settings, load_settings
+
+log = logging.getLogger("gongxin.serve")
+
+
+def _app_factory() -> Sanic:
+    # Each worker process builds its app from the environment, as every machine in production does.
+    from miniprogram_api.app import create_app
+
+    return create_app(load_settings())
+
+
+def run(settings: Settings, *, workers: int | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; stop the emulator with the server."""
+    emulator = None
+    if settings.wechat_emulator:
+        from .wechat.emulator import WeChatEmulator
+
+        host, _, port = settings.wechat_api_base.removeprefix("http://").partition(":")
+        emulator = WeChatEmulator(
+            appid=settings.wechat_appid,
+            secret=settings.wechat_secret.get_secret_value(),
+            host=host,
+            port=int(port or 80),
+            auto_consent=True,
+        )
+        emulator.start()
+        log.info("WeChat emulator on %s", emulator.url)
+    print(banner(settings), flush=True)
+    try:
+        loader = AppLoader(factory=partial(_app_factory))
+        app = loader.load()
+        app.prepare(host=settings.host, port=settings.port, workers=workers or settings.workers, motd=False)
+        Sanic.serve(primary=app, app_loader=loader)
+    finally:
+        if emulator is not None:
+            emulator.stop()
+
+
+def banner(settings: Settings) -> str:
+    """The links a newcomer needs, printed by `gongxin serve`."""
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        f"Gongxin is starting on {base}  (APP_ENV={settings.app_env})",
+        f"  API docs:         {base}/docs",
+        f"  OpenAPI JSON:     {base}/docs/openapi.json",
+        f"  Health:           {base}/healthz   readiness: {base}/readyz",
+    ]
+    if settings.wechat_emulator:
+        lines += [
+            f"  WeChat emulator:  {settings.wechat_api_base}/__emulator__/messages",
+            f"  Log in:  curl -s -X POST {base}/api/v1/auth/login -H 'Content-Type: application/json' "
+            '-d \'{"code": "dev-alice"}\'',
+            f"  Then:    curl -s {base}/api/v1/me -H 'Authorization: Bearer <token>'",
+        ]
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)

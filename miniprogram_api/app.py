@@ -1,0 +1,64 @@
+"""The Sanic application factory; ``gongxin serve`` runs it."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Sanic
+
+from backend import bootstrap
+from backend.cache import Cache
+from backend.config import Settings, load_settings
+
+from . import errors, observability
+from .routes import accounts, admin, health
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+公信 Gongxin: verifiable profiles of social organizations, party-building check-ins, sign-ups,
+donation disclosure and notifications, for a WeChat mini-program.
+
+Every error has the shape `{"error": {"code", "message", "details"}}` (schema `ErrorBody`).
+Authenticate with `Authorization: Bearer <token>` from `POST /api/v1/auth/login`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, name: str = "gongxin", cache: Cache | None = None
+) -> Sanic:
+    """Build the app. ``cache`` lets tests share one in-process cache with the code under test."""
+    settings = settings or load_settings()
+    app = Sanic(
+        name,
+        log_config=observability.logging_config(fmt=settings.log_format, level=settings.log_level),
+        env_prefix="GONGXIN_SANIC_",
+    )
+    app.config.update(
+        REQUEST_MAX_SIZE=settings.max_json_body_bytes,
+        FALLBACK_ERROR_FORMAT="json",
+        PROXIES_COUNT=settings.proxies_count,
+        OAS_URL_PREFIX="/docs",
+        OAS_UI_DEFAULT="swagger",
+        OAS_UI_REDOC=False,
+        OAS_AUTODOC=False,
+        CORS=False,
+        ACCESS_LOG=not settings.is_production or settings.log_level == "DEBUG",
+        KEEP_ALIVE_TIMEOUT=75,
+    )
+    app.ext.openapi.describe("Gongxin API", version="1", description=DESCRIPTION)
+    app.ext.openapi.add_security_scheme("bearer", "http", bearer_format="JWT")
+
+    errors.register(app)
+    observability.register(app)
+
+    app.blueprint(health.bp)
+    app.blueprint(Blueprint.group(accounts.bp, admin.bp, url_prefix=API_PREFIX))
+
+    @app.before_server_start
+    async def open_resources(app: Sanic) -> None:
+        app.ctx.container = await bootstrap.start(settings, cache=cache)
+
+    @app.after_server_stop
+    async def close_resources(app: Sanic) -> None:
+        await bootstrap.stop(app.ctx.container, close_cache=cache is None)
+
+    return app

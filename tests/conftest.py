@@ -1,0 +1,183 @@
+"""Test harness: one empty database per run, migrated; one WeChat emulator; an app per session.
+
+The same suite runs on the embedded default (a fresh SQLite file, fakeredis) and, when
+TEST_DATABASE_URL and TEST_REDIS_URL are set, on PostgreSQL (a fresh database created for this run
+and dropped after it) and Redis (a key prefix of this run, deleted after it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sanic import Sanic
+from tortoise import Tortoise, connections
+
+from backend.cache import Cache, create_cache
+from backend.config import Settings
+from backend.db import apply_migrations, close_db, init_db, normalize_db_url
+from backend.wechat.emulator import WeChatEmulator
+from miniprogram_api.app import create_app
+
+TEST_APPID = "wx-test-appid"
+TEST_SECRET = "test-wechat-secret"
+RUN_ID = secrets.token_hex(4)
+
+
+def _admin_dsn(url: str, dbname: str) -> str:
+    parts = urlsplit(normalize_db_url(url).replace("postgres://", "postgresql://", 1))
+    return urlunsplit(parts._replace(path=f"/{dbname}", query=""))
+
+
+async def _create_pg_database(base_url: str) -> str:
+    import asyncpg
+
+    name = f"gongxin_test_{RUN_ID}"
+    conn = await asyncpg.connect(_admin_dsn(base_url, urlsplit(base_url).path.lstrip("/") or "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return urlunsplit(urlsplit(_admin_dsn(base_url, name))._replace(scheme="postgres"))
+
+
+async def _drop_pg_database(base_url: str, url: str) -> None:
+    import asyncpg
+
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(_admin_dsn(base_url, urlsplit(base_url).path.lstrip("/") or "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def on_postgres() -> bool:
+    return bool(os.environ.get("TEST_DATABASE_URL"))
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """An empty database for this run, with the migrations applied."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        url = await _create_pg_database(base)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="gongxin-test-"))
+        url = f"sqlite://{tmp / 'test.sqlite3'}"
+    await apply_migrations(url)
+    try:
+        yield url
+    finally:
+        if base:
+            await _drop_pg_database(base, url)
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[str]:
+    """The ORM, initialised once for the whole run."""
+    await init_db(database_url)
+    yield database_url
+    await close_db()
+
+
+@pytest.fixture(scope="session")
+async def cache() -> AsyncIterator[Cache]:
+    """Redis under a key prefix of this run, or fakeredis."""
+    cache = create_cache(os.environ.get("TEST_REDIS_URL") or None, prefix=f"gongxin-test-{RUN_ID}:")
+    yield cache
+    await _clear_cache(cache)
+    await cache.close()
+
+
+async def _clear_cache(cache: Cache) -> None:
+    keys = [key async for key in cache.client.scan_iter(match=cache.prefix + "*", count=500)]
+    if keys:
+        await cache.client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[WeChatEmulator]:
+    with WeChatEmulator(appid=TEST_APPID, secret=TEST_SECRET) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, emulator: WeChatEmulator) -> Settings:
+    return Settings(
+        app_env="test",
+        database_url=database_url,
+        redis_url=os.environ.get("TEST_REDIS_URL") or None,
+        wechat_appid=TEST_APPID,
+        wechat_secret=TEST_SECRET,
+        wechat_api_base=emulator.url,
+        wechat_emulator=False,
+        wechat_timeout_seconds=2.0,
+        public_base_url="https://gongxin.example.cn",
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(autouse=True)
+async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts with empty tables, an empty cache and a reset emulator."""
+    if "db" in request.fixturenames:
+        await _truncate_all()
+    if "cache" in request.fixturenames:
+        await _clear_cache(request.getfixturevalue("cache"))
+    if "emulator" in request.fixturenames:
+        request.getfixturevalue("emulator").reset()
+    yield
+
+
+async def _truncate_all() -> None:
+    conn = connections.get("default")
+    tables = [m._meta.db_table for m in Tortoise.apps["models"].values()]  # type: ignore[index]
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    else:
+        await conn.execute_script(
+            "PRAGMA foreign_keys=OFF;"
+            + "".join(f"DELETE FROM {t};" for t in tables)
+            + "PRAGMA foreign_keys=ON;"
+        )
+
+
+@pytest.fixture(scope="session")
+async def app(db: str, settings: Settings, cache: Cache) -> AsyncIterator[Sanic]:
+    """The app under test, started once (ASGI lifespan), sharing the test cache."""
+    Sanic.test_mode = True
+    application = create_app(settings, name=f"gongxin_test_{RUN_ID}", cache=cache)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Sanic, db: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking ASGI to the app in this process."""
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+async def login(client: httpx.AsyncClient, name: str) -> dict[str, str]:
+    """Log in as the emulator's dev user ``name``; return the Authorization header."""
+    response = await client.post("/api/v1/auth/login", json={"code": f"dev-{name}"})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def error_code(response: httpx.Response) -> Any:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    return body["error"]["code"]
