@@ -13,7 +13,7 @@ from tortoise import Tortoise
 from .cache import Cache, create_cache
 from .config import Settings
 from .crypto import PersonalDataCipher
-from .db import close_db, init_db
+from .db import close_db, init_db, ping_db
 from .wechat.client import WeChatService
 
 
@@ -44,6 +44,9 @@ async def start(settings: Settings, *, cache: Cache | None = None) -> Container:
     owns_db = not Tortoise._inited
     if owns_db:
         await init_db(settings.database_url, pool_max=settings.db_pool_max)
+        # Connect now rather than inside the first request: a request cancelled by its client
+        # while Tortoise is still opening the connection would leave that connection unusable.
+        await ping_db()
     return Container(
         settings=settings,
         cache=cache or create_cache(settings.redis_url),

@@ -36,6 +36,8 @@ _DIGITS = re.compile(r"\d")
 def mask_phone(phone: str) -> str:
     """138****5678: keep the first three and last four digits."""
     digits = "".join(_DIGITS.findall(phone))
+    if len(digits) == 13 and digits.startswith("86"):  # +86 country code before a mainland mobile
+        digits = digits[2:]
     if len(digits) < 7:
         return "*" * len(digits)
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"

@@ -13,6 +13,8 @@ from backend.accounts import service as accounts_service
 from backend.accounts.models import User
 from backend.errors import Unauthorized
 
+from .openapi import carry_docs
+
 Handler = Callable[..., Awaitable[Any]]
 
 
@@ -51,4 +53,4 @@ def login_required(handler: Handler) -> Handler:
         await current_user(request)
         return await handler(request, *args, **kwargs)
 
-    return openapi.secured("bearer")(wrapper)
+    return openapi.secured("bearer")(carry_docs(handler, wrapper))

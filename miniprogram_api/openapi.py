@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sanic import Request
 from sanic.exceptions import BadRequest as SanicBadRequest
 from sanic_ext import openapi
-from sanic_ext.extensions.openapi.builders import SpecificationBuilder
+from sanic_ext.extensions.openapi.builders import OperationStore, SpecificationBuilder
 
 from backend.errors import BadRequest, Unprocessable
 
@@ -87,6 +87,18 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def carry_docs(wrapped: Handler, wrapper: Handler) -> Handler:
+    """Move the OpenAPI operation documented on ``wrapped`` to its ``wrapper``.
+
+    sanic-ext keys operations by function object, so a decorator that returns a new function would
+    otherwise lose every ``openapi.*`` annotation applied below it.
+    """
+    store = OperationStore()
+    if wrapped in store:
+        store[wrapper] = store.pop(wrapped)
+    return wrapper
+
+
 def json_body(model: type[BaseModel]) -> Callable[[Handler], Handler]:
     """Parse and validate the JSON body into ``model``; the handler receives it as ``body``."""
 
@@ -95,6 +107,6 @@ def json_body(model: type[BaseModel]) -> Callable[[Handler], Handler]:
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
             return await handler(request, *args, body=parse_body(request, model), **kwargs)
 
-        return openapi.body(json_content(model), required=True)(wrapper)
+        return openapi.body(json_content(model), required=True)(carry_docs(handler, wrapper))
 
     return decorate

@@ -1,0 +1,124 @@
+"""The real thing: `gongxin serve` with its emulator, over real sockets, as `make run` starts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[str], port: int, emulator_port: int, log: Path) -> None:
+        self.process, self.port, self.emulator_port, self.log = process, port, emulator_port, log
+        self.url = f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    port, emulator_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite://{tmp / 'e2e.sqlite3'}",
+        "PORT": str(port),
+        "WECHAT_API_BASE": f"http://127.0.0.1:{emulator_port}",
+        "LOG_FORMAT": "json",
+    }
+    env.pop("REDIS_URL", None)
+    cli = [sys.executable, "-m", "backend.cli"]
+    for step in ("migrate", "demo-data"):
+        subprocess.run([*cli, step], env=env, check=True, capture_output=True, timeout=120)
+    log = tmp / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([*cli, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    srv = Server(process, port, emulator_port, log)
+    try:
+        ready = wait_until(lambda: _ready(srv))
+        assert ready, log.read_text()
+        yield srv
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def _ready(srv: Server) -> bool:
+    try:
+        return httpx.get(f"{srv.url}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_serves_health_docs_login_and_me(server: Server):
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/docs").status_code == 200
+    assert "/api/v1/me" in httpx.get(f"{server.url}/docs/openapi.json").json()["paths"]
+    login = httpx.post(f"{server.url}/api/v1/auth/login", json={"code": "dev-alice"})
+    assert login.status_code == 200, login.text
+    me = httpx.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {login.json()['token']}"})
+    assert me.status_code == 200
+    assert me.json()["roles"]["member"] is True
+
+
+def test_real_server_refuses_an_oversized_body_with_413(server: Server):
+    response = httpx.post(
+        f"{server.url}/api/v1/auth/login",
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_real_server_answers_unknown_routes_and_methods_in_the_error_shape(server: Server):
+    assert httpx.get(f"{server.url}/api/v1/nope").json()["error"]["code"] == "route.not_found"
+    assert httpx.put(f"{server.url}/api/v1/me").status_code == 405
+
+
+def test_json_logs_carry_the_request_id(server: Server):
+    response = httpx.get(f"{server.url}/api/v1/nope", headers={"X-Request-ID": "e2e-request-0001"})
+    assert response.headers["x-request-id"] == "e2e-request-0001"
+    time.sleep(0.3)
+    entries = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+    assert any(e.get("request_id") == "e2e-request-0001" for e in entries), entries[-5:]
+
+
+def test_ctrl_c_stops_server_and_emulator_within_seconds(server: Server):
+    assert port_open(server.emulator_port)
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    server.process.wait(timeout=10)
+    elapsed = time.monotonic() - started
+    assert elapsed < 5, f"stopping took {elapsed:.1f} s"
+    assert not port_open(server.port)
+    assert not port_open(server.emulator_port)

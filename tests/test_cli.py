@@ -1,0 +1,63 @@
+"""The console command: migrate, demo-data (idempotent), grant."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+
+def gongxin(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{db}"}
+    env.pop("REDIS_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def count(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def test_demo_data_twice_adds_nothing_the_second_time(tmp_path: Path):
+    db = tmp_path / "demo.sqlite3"
+    assert gongxin("migrate", db=db).returncode == 0
+    first = gongxin("demo-data", db=db)
+    counts = {t: count(db, t) for t in ("authorities", "organizations")}
+    second = gongxin("demo-data", db=db)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert "0 created" in second.stdout
+    assert {t: count(db, t) for t in ("authorities", "organizations")} == counts
+    assert counts["organizations"] >= 1
+
+
+def test_grant_commands_give_roles_and_are_audited(tmp_path: Path):
+    db = tmp_path / "grant.sqlite3"
+    gongxin("migrate", db=db)
+    gongxin("demo-data", db=db)
+    with sqlite3.connect(db) as conn:
+        org_code = conn.execute("SELECT credit_code FROM organizations LIMIT 1").fetchone()[0]
+    results = [
+        gongxin("grant", "officer", "--user", "dev-alice", "--authority", "440300", db=db),
+        gongxin("grant", "staff", "--user", "dev-bob", "--org", org_code.lower(), "--role", "owner", db=db),
+        gongxin("grant", "admin", "--user", "dev-root", db=db),
+        gongxin("grant", "officer", "--user", "dev-alice", "--authority", "440300", db=db),  # again: no-op
+    ]
+    assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+    assert count(db, "officer_roles") == 1
+    assert count(db, "staff_roles") == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM users WHERE is_platform_admin").fetchone()[0] == 1
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_entries ORDER BY id")]
+    assert actions[:3] == ["grant.officer", "grant.staff", "grant.admin"]
+
+
+def test_grant_to_an_unknown_authority_says_so(tmp_path: Path):
+    db = tmp_path / "unknown.sqlite3"
+    gongxin("migrate", db=db)
+    result = gongxin("grant", "officer", "--user", "dev-alice", "--authority", "990000", db=db)
+    assert result.returncode != 0
+    assert "登记管理机关不存在" in result.stderr
