@@ -6,6 +6,7 @@ which aerich recommends for Tortoise 1.x), never from ``generate_schemas`` in a 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -71,8 +72,14 @@ async def close_db() -> None:
 
 async def apply_migrations(database_url: str) -> None:
     """Bring the database's schema up to the newest migration."""
-    await tortoise_migrate(config=tortoise_config(database_url))
-    await Tortoise.close_connections()
+
+    async def run() -> None:
+        await tortoise_migrate(config=tortoise_config(database_url))
+        await Tortoise.close_connections()
+
+    # In a task of its own: Tortoise keeps its state in a ContextVar, and the migration's closed
+    # context must not linger in the caller's (it would look initialised to `bootstrap.start`).
+    await asyncio.create_task(run())
 
 
 async def ping_db() -> None:

@@ -37,6 +37,7 @@ async def load(settings: Settings) -> list[str]:
                 "kind": kind,
                 "status": OrgStatus.ACTIVE,
                 "authority": authorities[region],
+                "region_code": region,
             },
         )
         created += was_created

@@ -42,6 +42,7 @@ async def make_org(authority: Authority | None = None, **overrides: Any) -> Orga
         "name": f"测试社会组织{next(_seq)}",
         "kind": OrgKind.ASSOCIATION,
         "authority": authority,
+        "region_code": authority.region_code,
     }
     fields.update(overrides)
     return await Organization.create(**fields)
