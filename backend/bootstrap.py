@@ -14,6 +14,7 @@ from .cache import Cache, create_cache
 from .config import Settings
 from .crypto import PersonalDataCipher
 from .db import close_db, init_db, ping_db
+from .registry.qr import KeyRing
 from .wechat.client import WeChatService
 
 
@@ -25,6 +26,7 @@ class Container:
     cache: Cache
     wechat: WeChatService
     cipher: PersonalDataCipher
+    keyring: KeyRing
     owns_db: bool
 
 
@@ -47,11 +49,14 @@ async def start(settings: Settings, *, cache: Cache | None = None) -> Container:
         # Connect now rather than inside the first request: a request cancelled by its client
         # while Tortoise is still opening the connection would leave that connection unusable.
         await ping_db()
+    keyring = KeyRing()
+    await keyring.reload()
     return Container(
         settings=settings,
         cache=cache or create_cache(settings.redis_url),
         wechat=build_wechat(settings),
         cipher=PersonalDataCipher(settings.fernet_key),
+        keyring=keyring,
         owns_db=owns_db,
     )
 

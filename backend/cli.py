@@ -45,11 +45,17 @@ async def _with_db(settings: Settings, work: Callable[[], Awaitable[None]]) -> N
 def cmd_migrate(args: argparse.Namespace) -> None:
     """Apply the migrations to DATABASE_URL."""
     from .db import apply_migrations
+    from .registry import reference
 
     settings = _settings()
     _ensure_sqlite_dir(settings)
     asyncio.run(apply_migrations(settings.database_url))
-    print("migrations applied")
+
+    async def work() -> None:
+        regions, authorities = await reference.load()
+        print(f"migrations applied; reference data: {regions} regions, {authorities} authorities added")
+
+    asyncio.run(_with_db(settings, work))
 
 
 def cmd_makemigrations(args: argparse.Namespace) -> None:

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     login_rate_limit_per_minute: int = Field(default=30, ge=1)
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Routes that take files (organization imports) accept up to this much.
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     log_format: str = Field(default="text", pattern="^(text|json)$")
     log_level: str = "INFO"
     demo_data: bool = True

@@ -10,7 +10,7 @@ from backend.config import Settings, load_settings
 from backend.errors import PayloadTooLarge
 
 from . import errors, observability
-from .routes import accounts, admin, health
+from .routes import accounts, admin, health, officer, pages, registry
 
 API_PREFIX = "/api/v1"
 
@@ -34,7 +34,8 @@ def create_app(
         env_prefix="GONGXIN_SANIC_",
     )
     app.config.update(
-        REQUEST_MAX_SIZE=settings.max_json_body_bytes,
+        # The largest body any route accepts (imports); every other route is held to the JSON limit below.
+        REQUEST_MAX_SIZE=max(settings.max_json_body_bytes, settings.max_upload_bytes),
         FALLBACK_ERROR_FORMAT="json",
         PROXIES_COUNT=settings.proxies_count,
         OAS_URL_PREFIX="/docs",
@@ -52,15 +53,18 @@ def create_app(
 
     @app.on_request
     async def enforce_body_limit(request: Request) -> None:
-        # Sanic's own server stops oversized bodies while reading them; under ASGI (tests, or an
-        # ASGI server in front) the body arrives whole, so the same limit is checked here.
-        if len(request.body or b"") > app.config.REQUEST_MAX_SIZE:
-            raise PayloadTooLarge()
+        # Sanic's own server stops bodies over REQUEST_MAX_SIZE while reading them; the per-route
+        # limit (1 MiB for JSON unless a route declares ctx_body_limit) is checked here, and also
+        # under ASGI, where the body arrives whole.
+        route_limit = getattr(request.route.ctx, "body_limit", None) if request.route else None
+        if len(request.body or b"") > (route_limit or settings.max_json_body_bytes):
+            raise PayloadTooLarge(details={"limit_bytes": route_limit or settings.max_json_body_bytes})
 
     observability.register(app)
 
     app.blueprint(health.bp)
-    app.blueprint(Blueprint.group(accounts.bp, admin.bp, url_prefix=API_PREFIX))
+    app.blueprint(pages.bp)
+    app.blueprint(Blueprint.group(accounts.bp, admin.bp, registry.bp, officer.bp, url_prefix=API_PREFIX))
 
     @app.before_server_start
     async def open_resources(app: Sanic) -> None:

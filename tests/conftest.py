@@ -24,6 +24,7 @@ from tortoise import Tortoise, connections
 from backend.cache import Cache, create_cache
 from backend.config import Settings
 from backend.db import apply_migrations, close_db, init_db, normalize_db_url
+from backend.registry import reference
 from backend.wechat.emulator import WeChatEmulator
 from miniprogram_api.app import create_app
 
@@ -86,6 +87,7 @@ async def database_url() -> AsyncIterator[str]:
 async def db(database_url: str) -> AsyncIterator[str]:
     """The ORM, initialised once for the whole run."""
     await init_db(database_url)
+    await reference.load_regions()
     yield database_url
     await close_db()
 
@@ -141,7 +143,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 async def _truncate_all() -> None:
     conn = connections.get("default")
-    tables = [m._meta.db_table for m in Tortoise.apps["models"].values()]  # type: ignore[index]
+    # Regions are reference data that no test changes; everything else starts empty.
+    tables = [m._meta.db_table for m in Tortoise.apps["models"].values() if m._meta.db_table != "regions"]
     if conn.capabilities.dialect == "postgres":
         await conn.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     else:

@@ -1,0 +1,197 @@
+"""The public profile of an organization, and its cache shared by every server process.
+
+Cache protocol (one Redis round trip on a hit, a change visible everywhere at once):
+
+- ``org:gen:<code>`` is a counter that every write to the organization's record increments after
+  its transaction commits (``invalidate``).
+- ``org:view:<code>`` holds ``b"<gen>|<meta json>\n<organization json>"``: the view and the
+  generation it was built at (orjson never writes a raw newline, so the split is safe, and the
+  organization part is served as it is, without parsing).
+- A reader fetches both with one MGET; the view is used only when its generation equals the
+  counter. A reader that built a view from data read before a concurrent write stores it under the
+  old generation, so the next reader rebuilds instead of trusting it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import orjson
+
+from ..cache import Cache
+from ..errors import NotFound
+from . import labels
+from .models import (
+    CreditList,
+    EvaluationGrade,
+    Organization,
+    QrCodeVersion,
+    Qualification,
+    QualificationKind,
+)
+
+VIEW_TTL_SECONDS = 3600
+
+
+class OrganizationNotFound(NotFound):
+    code = "organization.not_found"
+    message = "未找到该社会组织 / No organization with this credit code"
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def build_view(organization: Organization, *, today: date) -> dict[str, Any]:
+    """The organization's public record plus what verification needs, from the database."""
+    org = organization
+    await org.fetch_related("authority")
+    listings = await org.listings.all().order_by("-listed_on", "-id")  # type: ignore[attr-defined]
+    reports = await org.annual_reports.all().order_by("-year")  # type: ignore[attr-defined]
+    licences = await org.licences.all().order_by("-decided_on", "-id")  # type: ignore[attr-defined]
+    penalties = await org.penalties.all().order_by("-decided_on", "-id")  # type: ignore[attr-defined]
+    grade = await EvaluationGrade.filter(organization=org).order_by("-valid_from", "-id").first()
+    quals = await Qualification.filter(organization=org, revoked_on__isnull=True).order_by("-granted_on")
+    charity = next((q for q in quals if q.kind == QualificationKind.CHARITY), None)
+    fundraising = next((q for q in quals if q.kind == QualificationKind.PUBLIC_FUNDRAISING), None)
+    qr = await QrCodeVersion.filter(organization=org, revoked_at__isnull=True).order_by("-version").first()
+
+    current = [item for item in listings if item.removed_on is None]
+    organization_view = {
+        "credit_code": org.credit_code,
+        "name": org.name,
+        "kind": org.kind,
+        "kind_label": labels.kind_label(org.kind),
+        "status": org.status,
+        "status_label": labels.STATUS[org.status],
+        "legal_representative": org.legal_representative,
+        "address": org.address,
+        "business_scope": org.business_scope,
+        "supervising_unit": org.supervising_unit,
+        "registered_on": _iso(org.registered_on),
+        "authority": {"name": org.authority.name, "region_code": org.authority.region_code},
+        "registered_capital_fen": org.registered_capital_fen,
+        "check_digit_exception": org.check_digit_exception,
+        "check_digit_exception_reason": org.check_digit_exception_reason,
+        "credit": {
+            "state": org.credit_state,
+            "state_label": labels.CREDIT_STATE[org.credit_state],
+            "listings": [
+                {
+                    "list": item.list,
+                    "list_label": labels.CREDIT_LIST[item.list],
+                    "reason": item.reason,
+                    "listed_on": _iso(item.listed_on),
+                    "removed_on": _iso(item.removed_on),
+                    "removal_reason": item.removal_reason,
+                    "decision_number": item.decision_number,
+                }
+                for item in listings
+            ],
+        },
+        "annual_reports": [
+            {"year": r.year, "result": r.result, "result_label": labels.ANNUAL_RESULT[r.result]}
+            for r in reports
+        ],
+        "evaluation": (
+            {
+                "grade": grade.grade,
+                "label": f"{grade.grade}A",
+                "valid_from": _iso(grade.valid_from),
+                "valid_until": _iso(grade.valid_until),
+                "expired": grade.valid_until < today,
+            }
+            if grade
+            else None
+        ),
+        "charity": {
+            "recognized": charity is not None,
+            "recognized_on": _iso(charity.granted_on) if charity else None,
+        },
+        "public_fundraising": {
+            "qualified": fundraising is not None,
+            "granted_on": _iso(fundraising.granted_on) if fundraising else None,
+            "valid_until": _iso(fundraising.valid_until) if fundraising else None,
+            "expired": bool(fundraising and fundraising.valid_until and fundraising.valid_until < today),
+        },
+        "licences": [
+            {
+                "kind": lic.kind,
+                "kind_label": labels.LICENCE[lic.kind],
+                "decision_number": lic.decision_number,
+                "decided_on": _iso(lic.decided_on),
+            }
+            for lic in licences
+        ],
+        "penalties": [
+            {
+                "kind": p.kind,
+                "kind_label": labels.PENALTY[p.kind],
+                "decision_number": p.decision_number,
+                "decided_on": _iso(p.decided_on),
+                "amount_fen": p.amount_fen,
+                "reason": p.reason,
+            }
+            for p in penalties
+        ],
+    }
+    return {
+        "organization": organization_view,
+        # What the verdict needs and the public view does not show.
+        "meta": {
+            "status": org.status,
+            "check_digit_exception": org.check_digit_exception,
+            "qr_version": qr.version if qr else None,
+            "current_listings": [
+                {"list": item.list, "reason": item.reason} for item in current if item.list in set(CreditList)
+            ],
+            "latest_annual_result": reports[0].result if reports else None,
+            "fundraising_valid_until": _iso(fundraising.valid_until) if fundraising else None,
+        },
+    }
+
+
+def _gen_key(code: str) -> str:
+    return f"org:gen:{code}"
+
+
+def _view_key(code: str) -> str:
+    return f"org:view:{code}"
+
+
+async def get_view_bytes(
+    *, cache: Cache, credit_code: str, today: date
+) -> tuple[bytes, dict[str, Any]] | None:
+    """The cached view as (organization JSON bytes, meta), building it on a miss; None if unknown."""
+    gen_raw, cached = await cache.client.mget(
+        cache.key(_gen_key(credit_code)), cache.key(_view_key(credit_code))
+    )
+    gen = gen_raw or b"0"
+    if cached is not None:
+        built_at, _, payload = cached.partition(b"|")
+        if built_at == gen:
+            meta, _, organization = payload.partition(b"\n")
+            return organization, orjson.loads(meta)
+    org = await Organization.get_or_none(credit_code=credit_code)
+    if org is None:
+        return None
+    view = await build_view(org, today=today)
+    organization, meta = orjson.dumps(view["organization"]), orjson.dumps(view["meta"])
+    value = gen + b"|" + meta + b"\n" + organization
+    await cache.client.set(cache.key(_view_key(credit_code)), value, ex=VIEW_TTL_SECONDS)
+    return organization, view["meta"]
+
+
+async def invalidate(*, cache: Cache, credit_code: str) -> None:
+    """Make every process rebuild the view on its next read. Call after the write commits."""
+    await cache.client.incr(cache.key(_gen_key(credit_code)))
+    await cache.client.incr(cache.key("org:search-gen"))
+
+
+async def get_profile_bytes(*, cache: Cache, credit_code: str, today: date) -> bytes:
+    """The public profile as JSON bytes, or OrganizationNotFound."""
+    found = await get_view_bytes(cache=cache, credit_code=credit_code, today=today)
+    if found is None:
+        raise OrganizationNotFound(details={"credit_code": credit_code})
+    return found[0]

@@ -1,0 +1,234 @@
+"""Request and response schemas of the registry."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from .models import (
+    AnnualResult,
+    CreditList,
+    CreditState,
+    LicenceKind,
+    OrgKind,
+    OrgStatus,
+    PenaltyKind,
+    QualificationKind,
+)
+
+Reason = Field(min_length=2, max_length=1000, description="Why: recorded in the audit trail")
+
+
+class OrgCreate(BaseModel):
+    credit_code: str = Field(min_length=1, max_length=64, description="Normalized before validation")
+    name: str = Field(min_length=2, max_length=200)
+    kind: OrgKind
+    authority_region_code: str = Field(pattern=r"^\d{6}$")
+    legal_representative: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=300)
+    business_scope: str | None = Field(default=None, max_length=5000)
+    supervising_unit: str | None = Field(default=None, max_length=200)
+    registered_on: date | None = None
+    registered_capital_fen: int | None = Field(
+        default=None, ge=0, description="Integer fen (1 yuan = 100 fen)"
+    )
+    allow_bad_check_digit: bool = Field(
+        default=False, description="Register an early-pilot code that fails the check"
+    )
+    check_digit_reason: str | None = Field(default=None, max_length=1000)
+    reason: str = Reason
+
+    @model_validator(mode="after")
+    def _exception_needs_reason(self) -> OrgCreate:
+        if self.allow_bad_check_digit and not (self.check_digit_reason or "").strip():
+            raise ValueError("allow_bad_check_digit requires check_digit_reason")
+        return self
+
+
+class OrgUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    legal_representative: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=300)
+    business_scope: str | None = Field(default=None, max_length=5000)
+    supervising_unit: str | None = Field(default=None, max_length=200)
+    registered_on: date | None = None
+    registered_capital_fen: int | None = Field(default=None, ge=0)
+    reason: str = Reason
+
+
+class StatusChange(BaseModel):
+    status: OrgStatus
+    reason: str = Reason
+
+
+class LicenceCreate(BaseModel):
+    kind: LicenceKind
+    decision_number: str = Field(min_length=1, max_length=100)
+    decided_on: date
+    content: str = Field(default="", max_length=5000)
+    reason: str = Reason
+
+
+class PenaltyCreate(BaseModel):
+    kind: PenaltyKind
+    decision_number: str = Field(min_length=1, max_length=100)
+    decided_on: date
+    amount_fen: int | None = Field(default=None, ge=0, description="Fines and confiscations, integer fen")
+    penalty_reason: str = Field(default="", max_length=5000, description="The facts of the decision")
+    reason: str = Reason
+
+
+class AnnualReportSet(BaseModel):
+    year: int = Field(ge=1990, le=2100)
+    result: AnnualResult
+    filed_on: date | None = None
+    reason: str = Reason
+
+
+class GradeCreate(BaseModel):
+    grade: int = Field(ge=1, le=5)
+    valid_from: date
+    valid_until: date
+    reason: str = Reason
+
+
+class QualificationCreate(BaseModel):
+    kind: QualificationKind
+    granted_on: date
+    valid_until: date | None = None
+    reason: str = Reason
+
+
+class ListingCreate(BaseModel):
+    list: CreditList
+    listing_reason: str = Field(min_length=2, max_length=1000, description="Shown to the public")
+    decision_number: str | None = Field(default=None, max_length=100)
+    listed_on: date | None = None
+    reason: str = Reason
+
+
+class ListingRemoval(BaseModel):
+    removed_on: date | None = None
+    reason: str = Reason
+
+
+class ProposalDecision(BaseModel):
+    confirm: bool
+    reason: str = Reason
+
+
+class QrReissue(BaseModel):
+    reason: str = Reason
+
+
+class AuthorityCreate(BaseModel):
+    region_code: str = Field(pattern=r"^\d{6}$")
+    name: str = Field(min_length=2, max_length=128)
+
+
+class OrgSummary(BaseModel):
+    credit_code: str
+    name: str
+    kind: OrgKind
+    status: OrgStatus
+    credit_state: CreditState
+    region_code: str
+    authority: str
+
+
+class OrgPage(BaseModel):
+    items: list[OrgSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class OrgSearch(BaseModel):
+    q: str | None = Field(default=None, max_length=100, description="Name: substring or prefix")
+    kind: OrgKind | None = None
+    region: str | None = Field(default=None, pattern=r"^\d{6}$", description="A region subtree")
+    status: OrgStatus | None = None
+    credit_state: CreditState | None = None
+    page: int = Field(default=1, ge=1, le=10_000)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
+class Profile(BaseModel):
+    """The public profile (see the H5 page for how it reads)."""
+
+    credit_code: str
+    name: str
+    kind: OrgKind
+    kind_label: str
+    status: OrgStatus
+    status_label: str
+    legal_representative: str | None
+    address: str | None
+    business_scope: str | None
+    supervising_unit: str | None
+    registered_on: date | None
+    authority: dict[str, str]
+    registered_capital_fen: int | None
+    check_digit_exception: bool
+    check_digit_exception_reason: str | None
+    credit: dict[str, Any]
+    annual_reports: list[dict[str, Any]]
+    evaluation: dict[str, Any] | None
+    charity: dict[str, Any]
+    public_fundraising: dict[str, Any]
+    licences: list[dict[str, Any]]
+    penalties: list[dict[str, Any]]
+
+
+class VerifyReason(BaseModel):
+    code: str
+    message: str
+
+
+class VerifyResult(BaseModel):
+    verdict: Literal["good_standing", "warnings", "not_in_good_standing", "not_genuine"]
+    reasons: list[VerifyReason]
+    checked_at: str
+    organization: Profile | None
+
+
+class QrCodeRead(BaseModel):
+    credit_code: str
+    version: int
+    kid: str
+    issued_at: str
+    url: str
+
+
+class ImportRowErrorRead(BaseModel):
+    row: int
+    field: str | None
+    code: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    applied: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[ImportRowErrorRead]
+    ignored_columns: list[str]
+    encoding: str
+
+
+class RegionCounts(BaseModel):
+    region_code: str
+    name: str | None
+    total: int
+    by_kind: dict[str, int]
+    by_status: dict[str, int]
+    by_credit_state: dict[str, int]
+
+
+class RegionStatistics(BaseModel):
+    region: RegionCounts
+    children: list[RegionCounts]

@@ -1,0 +1,317 @@
+"""Officer routes: changing organizations and their records within a jurisdiction, imports, statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+from sanic_ext import openapi
+
+from backend.errors import BadRequest
+from backend.registry import importer, imports, qr, qrtoken, stats
+from backend.registry import service as registry_service
+from backend.registry.models import CreditProposal
+from backend.registry.schemas import (
+    AnnualReportSet,
+    AuthorityCreate,
+    GradeCreate,
+    ImportReport,
+    LicenceCreate,
+    ListingCreate,
+    ListingRemoval,
+    OrgCreate,
+    OrgUpdate,
+    PenaltyCreate,
+    ProposalDecision,
+    QrCodeRead,
+    QrReissue,
+    QualificationCreate,
+    RegionStatistics,
+    StatusChange,
+)
+
+from ..auth import login_required
+from ..openapi import json_body, responds
+
+bp = Blueprint("officer", url_prefix="/")
+IMPORT_MAX_BYTES = 20 * 1024 * 1024
+WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+
+
+def _ok(record: Any = None, **extra: Any) -> HTTPResponse:
+    body: dict[str, Any] = {"ok": True, **extra}
+    if record is not None and hasattr(record, "id"):
+        body["id"] = record.id
+    return json(body, ensure_ascii=False)
+
+
+def _ctx(request: Request) -> tuple[Any, Any]:
+    return request.ctx.user, request.app.ctx.container.cache
+
+
+@bp.post("/orgs")
+@openapi.tag("officer")
+@login_required
+@json_body(OrgCreate)
+@responds(201, None, "Registered", *WRITE_ERRORS)
+async def create_org(request: Request, body: OrgCreate) -> HTTPResponse:
+    """Register an organization (officers, within their jurisdiction)."""
+    user, cache = _ctx(request)
+    organization = await registry_service.create_organization(actor=user, data=body, cache=cache)
+    return json({"credit_code": organization.credit_code, "id": organization.id}, status=201)
+
+
+@bp.patch("/orgs/<code:str>")
+@openapi.tag("officer")
+@login_required
+@json_body(OrgUpdate)
+@responds(200, None, "Updated", *WRITE_ERRORS)
+async def update_org(request: Request, code: str, body: OrgUpdate) -> HTTPResponse:
+    """Change fields of the public record."""
+    user, cache = _ctx(request)
+    await registry_service.update_organization(actor=user, code=code, data=body, cache=cache)
+    return _ok()
+
+
+@bp.post("/orgs/<code:str>/status")
+@openapi.tag("officer")
+@login_required
+@json_body(StatusChange)
+@responds(200, None, "Status changed", *WRITE_ERRORS)
+async def change_status(request: Request, code: str, body: StatusChange) -> HTTPResponse:
+    """Deregister, revoke or restore an organization."""
+    user, cache = _ctx(request)
+    await registry_service.change_status(actor=user, code=code, data=body, cache=cache)
+    return _ok()
+
+
+@bp.post("/orgs/<code:str>/licences")
+@openapi.tag("officer")
+@login_required
+@json_body(LicenceCreate)
+@responds(200, None, "Recorded", *WRITE_ERRORS)
+async def add_licence(request: Request, code: str, body: LicenceCreate) -> HTTPResponse:
+    """Record an administrative licence."""
+    user, cache = _ctx(request)
+    return _ok(await registry_service.add_licence(actor=user, code=code, data=body, cache=cache))
+
+
+@bp.post("/orgs/<code:str>/penalties")
+@openapi.tag("officer")
+@login_required
+@json_body(PenaltyCreate)
+@responds(200, None, "Recorded", *WRITE_ERRORS)
+async def add_penalty(request: Request, code: str, body: PenaltyCreate) -> HTTPResponse:
+    """Record an administrative penalty."""
+    user, cache = _ctx(request)
+    return _ok(await registry_service.add_penalty(actor=user, code=code, data=body, cache=cache))
+
+
+@bp.post("/orgs/<code:str>/annual-reports")
+@openapi.tag("officer")
+@login_required
+@json_body(AnnualReportSet)
+@responds(200, None, "Recorded", *WRITE_ERRORS)
+async def set_annual_report(request: Request, code: str, body: AnnualReportSet) -> HTTPResponse:
+    """Record the annual report result of a year."""
+    user, cache = _ctx(request)
+    return _ok(await registry_service.set_annual_report(actor=user, code=code, data=body, cache=cache))
+
+
+@bp.post("/orgs/<code:str>/grades")
+@openapi.tag("officer")
+@login_required
+@json_body(GradeCreate)
+@responds(200, None, "Recorded", *WRITE_ERRORS)
+async def add_grade(request: Request, code: str, body: GradeCreate) -> HTTPResponse:
+    """Record an evaluation grade."""
+    user, cache = _ctx(request)
+    return _ok(await registry_service.add_grade(actor=user, code=code, data=body, cache=cache))
+
+
+@bp.post("/orgs/<code:str>/qualifications")
+@openapi.tag("officer")
+@login_required
+@json_body(QualificationCreate)
+@responds(200, None, "Recorded", *WRITE_ERRORS)
+async def add_qualification(request: Request, code: str, body: QualificationCreate) -> HTTPResponse:
+    """Record charity recognition or a public-fundraising qualification."""
+    user, cache = _ctx(request)
+    return _ok(await registry_service.add_qualification(actor=user, code=code, data=body, cache=cache))
+
+
+@bp.post("/orgs/<code:str>/listings")
+@openapi.tag("officer")
+@login_required
+@json_body(ListingCreate)
+@responds(200, None, "Listed", *WRITE_ERRORS)
+async def add_listing(request: Request, code: str, body: ListingCreate) -> HTTPResponse:
+    """Put an organization on a credit list."""
+    user, cache = _ctx(request)
+    return _ok(await registry_service.add_listing(actor=user, code=code, data=body, cache=cache))
+
+
+@bp.post("/orgs/<code:str>/listings/<listing_id:int>/removal")
+@openapi.tag("officer")
+@login_required
+@json_body(ListingRemoval)
+@responds(200, None, "Removed; the listing stays in the public history", *WRITE_ERRORS)
+async def remove_listing(request: Request, code: str, listing_id: int, body: ListingRemoval) -> HTTPResponse:
+    """Take an organization off a credit list."""
+    user, cache = _ctx(request)
+    return _ok(
+        await registry_service.remove_listing(
+            actor=user, code=code, listing_id=listing_id, data=body, cache=cache
+        )
+    )
+
+
+@bp.post("/orgs/<code:str>/qrcode/reissue")
+@openapi.tag("officer")
+@login_required
+@json_body(QrReissue)
+@responds(200, QrCodeRead, "A new version; every earlier one stops verifying", *WRITE_ERRORS)
+async def reissue_qrcode(request: Request, code: str, body: QrReissue) -> HTTPResponse:
+    """Reissue the organization's QR code, revoking the previous version."""
+    user, cache = _ctx(request)
+    container = request.app.ctx.container
+    organization = await registry_service.get_organization(code=code)
+    await registry_service.require_officer_for_region(user, organization.region_code)
+    version = await qr.reissue(
+        organization=organization, actor=user, reason=body.reason, cipher=container.cipher, cache=cache
+    )
+    url = qrtoken.build_url(container.settings.public_base_url, version.token)
+    return json(
+        {
+            "credit_code": organization.credit_code,
+            "version": version.version,
+            "kid": version.kid,
+            "issued_at": version.issued_at.isoformat(),
+            "url": url,
+        }
+    )
+
+
+@bp.post("/orgs/<code:str>/qrcode/revoke")
+@openapi.tag("officer")
+@login_required
+@json_body(QrReissue)
+@responds(200, None, "Revoked; the code no longer verifies", *WRITE_ERRORS)
+async def revoke_qrcode(request: Request, code: str, body: QrReissue) -> HTTPResponse:
+    """Revoke the organization's current QR code without issuing another."""
+    user, cache = _ctx(request)
+    organization = await registry_service.get_organization(code=code)
+    await registry_service.require_officer_for_region(user, organization.region_code)
+    revoked = await qr.revoke(organization=organization, actor=user, reason=body.reason, cache=cache)
+    return _ok(revoked=revoked)
+
+
+@bp.get("/orgs/<code:str>/audit")
+@openapi.tag("officer")
+@login_required
+@responds(200, None, "Who changed what, when and why", 401, 403, 404)
+async def get_audit(request: Request, code: str) -> HTTPResponse:
+    """The audit trail of an organization."""
+    entries = await registry_service.get_audit(actor=request.ctx.user, code=code)
+    return json({"items": entries}, ensure_ascii=False)
+
+
+def _proposal(p: CreditProposal) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "credit_code": p.organization.credit_code,
+        "organization": p.organization.name,
+        "list": p.list,
+        "action": p.action,
+        "rule": p.rule_code,
+        "reason": p.reason,
+        "status": p.status,
+        "created_at": p.created_at.isoformat(),
+    }
+
+
+@bp.get("/credit/proposals")
+@openapi.tag("officer")
+@login_required
+@responds(200, None, "Pending proposals in the jurisdiction", 401, 403)
+async def list_proposals(request: Request) -> HTTPResponse:
+    """Credit-list proposals waiting for a decision, within the officer's jurisdiction."""
+    proposals = await registry_service.get_proposals(actor=request.ctx.user)
+    return json({"items": [_proposal(p) for p in proposals]}, ensure_ascii=False)
+
+
+@bp.post("/credit/proposals/<proposal_id:int>/decision")
+@openapi.tag("officer")
+@login_required
+@json_body(ProposalDecision)
+@responds(200, None, "Decided", *WRITE_ERRORS)
+async def decide_proposal(request: Request, proposal_id: int, body: ProposalDecision) -> HTTPResponse:
+    """Confirm or reject a credit-list proposal."""
+    user, cache = _ctx(request)
+    decided = await registry_service.decide_proposal(
+        actor=user, proposal_id=proposal_id, confirm=body.confirm, reason=body.reason, cache=cache
+    )
+    await decided.fetch_related("organization")
+    return json(_proposal(decided), ensure_ascii=False)
+
+
+@bp.post("/orgs/import", ctx_body_limit=IMPORT_MAX_BYTES)
+@openapi.tag("officer")
+@openapi.parameter("apply", bool, description="false (default): a dry run with the row-by-row report")
+@openapi.body({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, required=True)
+@login_required
+@responds(
+    200, ImportReport, "The row-by-row report; applied only if every row is valid", 400, 401, 403, 413, 422
+)
+async def import_orgs(request: Request) -> HTTPResponse:
+    """Import organizations from a CSV or XLSX export (the raw file as the body, or multipart 'file')."""
+    await imports.require_importer(request.ctx.user)
+    upload = request.files.get("file") if request.files else None
+    data, filename = (
+        (upload.body, upload.name) if upload else (request.body, request.args.get("filename", "import.csv"))
+    )
+    if not data:
+        raise BadRequest("请上传 CSV 或 XLSX 文件 / Upload a CSV or XLSX file", code="import.empty")
+    parsed = importer.parse_bytes(data, filename=filename or "import.csv")
+    apply = request.args.get("apply", "false").lower() in ("1", "true", "yes")
+    result = await imports.apply_import(
+        parsed=parsed, actor=request.ctx.user, apply=apply, cache=request.app.ctx.container.cache
+    )
+    return json(result.report(), ensure_ascii=False)
+
+
+@bp.get("/stats/regions/<region_code:str>")
+@openapi.tag("officer")
+@login_required
+@responds(200, RegionStatistics, "Counts for the region and each child region", 401, 403)
+async def region_stats(request: Request, region_code: str) -> HTTPResponse:
+    """Statistics of a region subtree, rolled up from county to national."""
+    return json(
+        await stats.region_statistics(actor=request.ctx.user, region_code=region_code), ensure_ascii=False
+    )
+
+
+@bp.post("/admin/authorities")
+@openapi.tag("admin")
+@login_required
+@json_body(AuthorityCreate)
+@responds(201, None, "Created", 401, 403, 409, 422)
+async def create_authority(request: Request, body: AuthorityCreate) -> HTTPResponse:
+    """Create a registration authority (platform admins)."""
+    authority = await registry_service.create_authority(actor=request.ctx.user, data=body)
+    return json(
+        {"id": authority.id, "region_code": authority.region_code, "level": authority.level}, status=201
+    )
+
+
+@bp.post("/admin/signing-keys/rotate")
+@openapi.tag("admin")
+@login_required
+@responds(200, None, "A new signing key; old codes keep verifying", 401, 403)
+async def rotate_key(request: Request) -> HTTPResponse:
+    """Rotate the QR signing key (platform admins)."""
+    registry_service.require_platform_admin(request.ctx.user)
+    key = await qr.rotate_signing_key(cipher=request.app.ctx.container.cipher)
+    await request.app.ctx.container.keyring.reload()
+    return json({"kid": key.kid, "public_key": key.public_key_b64()})
