@@ -72,13 +72,67 @@ def cmd_makemigrations(args: argparse.Namespace) -> None:
 def cmd_demo_data(args: argparse.Namespace) -> None:
     """Load the demo data (idempotent: a second run changes nothing)."""
     from . import demo
+    from .cache import create_cache
 
     settings = _settings()
 
     async def work() -> None:
-        summary = await demo.load(settings)
-        for line in summary:
-            print(line)
+        cache = create_cache(settings.redis_url)
+        try:
+            for line in await demo.load(settings, cache):
+                print(line)
+        finally:
+            await cache.close()
+
+    asyncio.run(_with_db(settings, work))
+
+
+def cmd_import_orgs(args: argparse.Namespace) -> None:
+    """Import organizations from a CSV/XLSX export: a dry run with a report, or --apply (all or nothing)."""
+    from .cache import create_cache
+    from .registry import importer, imports
+
+    settings = _settings()
+
+    async def work() -> None:
+        parsed = importer.parse_file(args.file, allow_bad_check_digit=args.allow_bad_check_digit)
+        cache = create_cache(settings.redis_url)
+        try:
+            result = await imports.apply_import(parsed=parsed, actor=None, apply=args.apply, cache=cache)
+        finally:
+            await cache.close()
+        print(f"file: {args.file} (encoding {parsed.encoding}, delimiter {parsed.delimiter!r})")
+        if parsed.ignored_columns:
+            print(f"ignored columns: {', '.join(parsed.ignored_columns)}")
+        for error in result.errors:
+            print(f"row {error.row_number}: {error.code} {error.field or ''} {error.message}")
+        print(
+            f"{result.rows} rows: {result.created} to create, {result.updated} to update, "
+            f"{result.unchanged} unchanged, {len(result.errors)} errors"
+        )
+        if args.apply:
+            print("applied" if result.applied else "NOT applied: fix the errors above (nothing was written)")
+        else:
+            print("dry run: nothing written (add --apply)")
+        if result.errors:
+            sys.exit(1)
+
+    try:
+        asyncio.run(_with_db(settings, work))
+    except DomainError as exc:
+        sys.exit(f"gongxin import-orgs: {exc.message}")
+
+
+def cmd_credit_rules(args: argparse.Namespace) -> None:
+    """Run the credit rules over every organization (the daily job): proposals for officers."""
+    from .registry import credit
+    from .registry.service import today
+
+    settings = _settings()
+
+    async def work() -> None:
+        pending = await credit.evaluate_all(today=today())
+        print(f"credit rules evaluated; {pending} proposals pending")
 
     asyncio.run(_with_db(settings, work))
 
@@ -138,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--name", default=None)
     mk.set_defaults(func=cmd_makemigrations)
     sub.add_parser("demo-data", help=cmd_demo_data.__doc__).set_defaults(func=cmd_demo_data)
+    imp = sub.add_parser("import-orgs", help=cmd_import_orgs.__doc__)
+    imp.add_argument("file")
+    imp.add_argument("--apply", action="store_true", help="write (all rows or none)")
+    imp.add_argument("--allow-bad-check-digit", action="store_true", help="accept early-pilot codes")
+    imp.set_defaults(func=cmd_import_orgs)
+    sub.add_parser("credit-rules", help=cmd_credit_rules.__doc__).set_defaults(func=cmd_credit_rules)
 
     grant = sub.add_parser("grant", help=cmd_grant.__doc__)
     grant.add_argument("kind", choices=["admin", "officer", "staff"])

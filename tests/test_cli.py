@@ -40,19 +40,22 @@ def test_grant_commands_give_roles_and_are_audited(tmp_path: Path):
     gongxin("demo-data", db=db)
     with sqlite3.connect(db) as conn:
         org_code = conn.execute("SELECT credit_code FROM organizations LIMIT 1").fetchone()[0]
+    officers, staff = count(db, "officer_roles"), count(db, "staff_roles")
+    with sqlite3.connect(db) as conn:
+        admins = conn.execute("SELECT COUNT(*) FROM users WHERE is_platform_admin").fetchone()[0]
     results = [
-        gongxin("grant", "officer", "--user", "dev-alice", "--authority", "440300", db=db),
-        gongxin("grant", "staff", "--user", "dev-bob", "--org", org_code.lower(), "--role", "owner", db=db),
-        gongxin("grant", "admin", "--user", "dev-root", db=db),
-        gongxin("grant", "officer", "--user", "dev-alice", "--authority", "440300", db=db),  # again: no-op
+        gongxin("grant", "officer", "--user", "dev-carol", "--authority", "440000", db=db),
+        gongxin("grant", "staff", "--user", "dev-dave", "--org", org_code.lower(), "--role", "owner", db=db),
+        gongxin("grant", "admin", "--user", "dev-erin", db=db),
+        gongxin("grant", "officer", "--user", "dev-carol", "--authority", "440000", db=db),  # again: no-op
     ]
     assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
-    assert count(db, "officer_roles") == 1
-    assert count(db, "staff_roles") == 1
+    assert count(db, "officer_roles") == officers + 1
+    assert count(db, "staff_roles") == staff + 1
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM users WHERE is_platform_admin").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM users WHERE is_platform_admin").fetchone()[0] == admins + 1
         actions = [r[0] for r in conn.execute("SELECT action FROM audit_entries ORDER BY id")]
-    assert actions[:3] == ["grant.officer", "grant.staff", "grant.admin"]
+    assert actions[-3:] == ["grant.officer", "grant.staff", "grant.admin"]
 
 
 def test_grant_to_an_unknown_authority_says_so(tmp_path: Path):

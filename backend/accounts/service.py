@@ -186,8 +186,10 @@ async def grant_admin(*, user: User, actor: User | None, reason: str = "") -> No
 
 
 async def grant_officer(*, user: User, authority: Authority, actor: User | None, reason: str = "") -> None:
-    """Make a user an officer of a registration authority (idempotent)."""
+    """Make a user an officer of a registration authority (a repeated grant changes nothing)."""
     async with in_transaction():
+        if await OfficerRole.filter(user=user, authority=authority).exists():
+            return
         await OfficerRole.bulk_create([OfficerRole(user=user, authority=authority)], ignore_conflicts=True)
         await audit_service.record(
             actor=actor,
@@ -205,6 +207,8 @@ async def grant_staff(
     """Make a user owner or admin of an organization; a second grant changes the role."""
     async with in_transaction():
         existing = await StaffRole.get_or_none(user=user, organization=organization)
+        if existing is not None and existing.role == role:
+            return
         before = {"role": existing.role} if existing else None
         if existing is None:
             await StaffRole.bulk_create(

@@ -56,12 +56,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     env.pop("REDIS_URL", None)
     cli = [sys.executable, "-m", "backend.cli"]
-    for step in ("migrate", "demo-data"):
-        subprocess.run([*cli, step], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, timeout=120)
+    demo = subprocess.run(
+        [*cli, "demo-data"], env=env, check=True, capture_output=True, text=True, timeout=120
+    )
     log = tmp / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen([*cli, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     srv = Server(process, port, emulator_port, log)
+    srv.demo_output = demo.stdout
     try:
         ready = wait_until(lambda: _ready(srv))
         assert ready, log.read_text()
@@ -111,6 +114,31 @@ def test_json_logs_carry_the_request_id(server: Server):
     time.sleep(0.3)
     entries = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
     assert any(e.get("request_id") == "e2e-request-0001" for e in entries), entries[-5:]
+
+
+def test_demo_qr_image_decodes_to_the_h5_page_which_chromium_renders(server: Server):
+    from PIL import Image
+
+    from tests.h5.browser import dump_dom, ensure_chromium, screenshot
+
+    zxingcpp = pytest.importorskip("zxingcpp")
+    lines = dict(line.split(":", 1) for line in server.demo_output.splitlines() if ":" in line)
+    url = lines["demo organization H5 page"].strip()
+    decoded = zxingcpp.read_barcodes(Image.open(lines["demo QR image"].strip()))
+    assert decoded[0].text == url
+    # The demo URL uses the development public base, which is this server's address.
+    local = url.replace("http://127.0.0.1:8000", server.url)
+    verdict = httpx.get(f"{server.url}/api/v1/verify", params={"url": url}).json()
+    assert verdict["verdict"] == "good_standing", verdict
+    if ensure_chromium() is None:
+        pytest.skip("chromium is not installed and cannot be installed here (not root)")
+    dom = dump_dom(local)
+    assert 'lang="zh-CN"' in dom
+    assert "真实有效" in dom and "深圳市公信志愿服务协会" in dom
+    artifacts = Path(__file__).resolve().parents[1] / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    screenshot(local, artifacts / "e2e-demo-h5.png", height=1400)
+    assert (artifacts / "e2e-demo-h5.png").stat().st_size > 10_000
 
 
 def test_ctrl_c_stops_server_and_emulator_within_seconds(server: Server):
