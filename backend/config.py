@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     wechat_emulator: bool = True
     wechat_timeout_seconds: float = Field(default=5.0, gt=0)
 
+    # Party building: the rotating check-in code's interval, and the 三会一课 frequencies
+    # ({"general_meeting": "quarter", ...}; kinds left out are not required).
+    checkin_code_interval_s: int = Field(default=15, ge=5, le=300)
+    partybuilding_requirements: dict[str, str] | None = None
     login_rate_limit_per_minute: int = Field(default=30, ge=1)
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Routes that take files (organization imports) accept up to this much.

@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "backend.registry.models",
     "backend.events.models",
     "backend.audit.models",
+    "backend.partybuilding.models",
 ]
 MIGRATIONS_MODULE = "migrations.models"
 

@@ -7,14 +7,18 @@ records (a penalty, an annual report, a grade, a fundraising qualification) and 
 
 from __future__ import annotations
 
-from datetime import date
+import secrets
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from .accounts import service as accounts_service
 from .accounts.models import StaffRoleKind
 from .cache import Cache
 from .config import PROJECT_ROOT, Settings
 from .crypto import PersonalDataCipher
+from .partybuilding.models import Activity, ActivityKind, Branch, Expected
 from .registry import importer, imports, qr, qrimage, qrtoken, reference
 from .registry.models import (
     AnnualReport,
@@ -33,6 +37,8 @@ DEMO_FILE = Path(__file__).parent / "demo_data" / "organizations.csv"
 DEMO_ORG_CODE = "51440300MJL0000103"
 DEMO_FOUNDATION_CODE = "53440300MJL000007H"
 DEMO_QR_PATH = PROJECT_ROOT / "var" / "demo-qr.png"
+DEMO_ACTIVITY_TITLE = "主题党日：社会组织党建与志愿服务"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEMO_AUTHORITIES = [
     ("440300", "深圳市民政局", AuthorityLevel.CITY),
     ("440305", "深圳市南山区民政局", AuthorityLevel.COUNTY),
@@ -58,6 +64,7 @@ async def load(settings: Settings, cache: Cache) -> list[str]:
     url = qrtoken.build_url(settings.public_base_url, version.token)
     DEMO_QR_PATH.parent.mkdir(parents=True, exist_ok=True)
     DEMO_QR_PATH.write_bytes(qrimage.render_png(url, size=512))
+    activity = await _activity(demo)
     for code in (DEMO_ORG_CODE, DEMO_FOUNDATION_CODE):
         await cache.client.incr(cache.key(f"org:gen:{code}"))
     return [
@@ -68,7 +75,43 @@ async def load(settings: Settings, cache: Cache) -> list[str]:
         f"demo QR image:            {DEMO_QR_PATH}",
         "demo users: dev-alice (officer, 深圳市民政局), dev-bob (owner of the demo organization), "
         "dev-root (admin)",
+        f"demo activity:            id {activity.id}, open for check-in until "
+        f"{activity.checkin_closes_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Beijing time)",
+        f"  its rotating code (log in as dev-bob): "
+        f"{settings.public_base_url}/api/v1/activities/{activity.id}/checkin-code?format=png",
     ]
+
+
+async def _activity(demo: Organization) -> Activity:
+    """An open activity whose check-in window is open from now on, for a week."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    branch, _ = await Branch.get_or_create(organization=demo, name=f"{demo.name}党支部")
+    times: dict[str, Any] = {
+        "starts_at": now + timedelta(hours=1),
+        "ends_at": now + timedelta(hours=3),
+        "checkin_opens_at": now - timedelta(hours=1),
+        "checkin_closes_at": now + timedelta(days=7),
+        "late_after": now + timedelta(hours=1, minutes=10),
+    }
+    activity = await Activity.get_or_none(organization=demo, title=DEMO_ACTIVITY_TITLE)
+    if activity is None:
+        return await Activity.create(
+            organization=demo,
+            branch=branch,
+            kind=ActivityKind.THEME_DAY,
+            title=DEMO_ACTIVITY_TITLE,
+            description="学习贯彻社会组织党建工作要求，开展志愿服务。",
+            place="深圳市民中心",
+            latitude=22.5431,
+            longitude=114.0579,
+            radius_m=300,
+            expected=Expected.OPEN,
+            code_secret=secrets.token_urlsafe(32),
+            code_interval_s=15,
+            **times,
+        )
+    await Activity.filter(id=activity.id).update(**times)
+    return await Activity.get(id=activity.id)
 
 
 async def _records() -> None:

@@ -6,9 +6,11 @@
     .venv/bin/python bench/run.py --embedded   # SQLite + in-process cache even if services answer
 
 It installs wrk if missing, picks PostgreSQL + Redis when they answer on 127.0.0.1 (else SQLite and
-the in-process cache), migrates, loads the demo data, starts `gongxin serve` (1 worker, JSON logs at
-WARNING, the local WeChat emulator) and bench/hello.py, measures the ceiling and each scenario of
-bench/scenarios.py, prints a table and writes bench/results/<UTC time>.json and latest.json.
+the in-process cache), migrates, loads the demo data (and 100,000 seeded organizations when a selected
+scenario needs them, bench/seed.py), starts `gongxin serve` (1 worker, JSON logs at WARNING, the local
+WeChat emulator) and bench/hello.py, measures the ceiling and each scenario of bench/scenarios.py
+(timing the command scenarios, bench/commands.py), prints a table and writes
+bench/results/<UTC time>.json and latest.json.
 Every process it starts is stopped on the way out. Only ratios mean anything on a shared 2-core box.
 """
 
@@ -31,14 +33,17 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from string import Formatter
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from scenarios import SCENARIOS, Scenario
+import profiling
+from commands import COMMANDS, CommandContext
+from scenarios import DEMO_ORG, PATH_VALUES, SCENARIOS, SEED_COUNT, Scenario
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -204,6 +209,7 @@ class Measurement:
     method: str
     path: str
     rps: float | None = None
+    seconds: float | None = None  # wall time, for command scenarios
     p50_ms: float | None = None
     p99_ms: float | None = None
     latency_ms: dict[str, float] = field(default_factory=dict)
@@ -217,6 +223,7 @@ class Measurement:
     missed: list[str] = field(default_factory=list)
     description: str = ""
     wrk_output: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def error_count(self) -> int:
@@ -249,7 +256,9 @@ def run_wrk(
     script_file: Path | None = None,
     headers: dict[str, str] | None = None,
     script_args: list[str] | None = None,
+    during: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
 ) -> Measurement:
+    """wrk's warm-up, then its measured run (inside ``during()``, e.g. a profiler, when given)."""
     if not url.startswith(f"http://{HOST}:"):
         raise BenchError(f"refusing to load anything but {HOST}: {url}")
     cmd = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}"]
@@ -271,7 +280,8 @@ def run_wrk(
     try:
         if warmup > 0:
             invoke(warmup, latency=False)
-        done = invoke(duration, latency=True)
+        with during() if during else contextlib.nullcontext():
+            done = invoke(duration, latency=True)
     except subprocess.TimeoutExpired:
         measurement.problem = "wrk timed out"
         return measurement
@@ -558,7 +568,7 @@ def login_token(base: str) -> str:
     return str(json.loads(raw)["token"])
 
 
-def preflight(scenario: Scenario, base: str, headers: dict[str, str]) -> str | None:
+def preflight(scenario: Scenario, url: str, headers: dict[str, str]) -> str | None:
     """One request as wrk will send it; a problem string when it does not answer 2xx/3xx."""
     if scenario.lua:
         return None  # the script builds its own requests
@@ -571,7 +581,7 @@ def preflight(scenario: Scenario, base: str, headers: dict[str, str]) -> str | N
     try:
         status, raw = http_retry(
             scenario.method,
-            base + scenario.path,
+            url,
             body=None if body is None else body.encode(),
             headers=all_headers,
             timeout=10,
@@ -588,13 +598,14 @@ def fmt(value: float | None, spec: str) -> str:
 
 
 def table(rows: list[Measurement]) -> str:
-    header = ["scenario", "req/s", "p50 ms", "p99 ms", "ratio", "errors", "target", "result"]
+    header = ["scenario", "req/s", "p50 ms", "p99 ms", "time s", "ratio", "errors", "target", "result"]
     cells = [
         [
             ("! " if m.flagged else "") + m.name,
             fmt(m.rps, ",.0f"),
             fmt(m.p50_ms, ".2f"),
             fmt(m.p99_ms, ".2f"),
+            fmt(m.seconds, ".2f"),
             fmt(m.ratio, ".2f"),
             m.errors_text(),
             m.target or "-",
@@ -603,7 +614,7 @@ def table(rows: list[Measurement]) -> str:
         for m in rows
     ]
     widths = [max(len(header[i]), *(len(row[i]) for row in cells)) for i in range(len(header))]
-    right = {1, 2, 3, 4}
+    right = {1, 2, 3, 4, 5}
 
     def line(row: list[str]) -> str:
         return "  ".join(
@@ -631,6 +642,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     parser.add_argument(
         "--embedded", action="store_true", help="SQLite + in-process cache even if services answer"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy samples the worker during each measured run (bench/profiling.py)",
     )
     args = parser.parse_args(argv)
     if args.duration is None:
@@ -681,6 +697,8 @@ class Stack:
     cache: str
     server: Process
     server_log: Path
+    hello: Process
+    seed: dict[str, Any] | None = None  # what bench/seed.py did, when a scenario needed it
 
 
 def distinct_free_ports(count: int) -> list[int]:
@@ -690,8 +708,25 @@ def distinct_free_ports(count: int) -> list[int]:
     return sorted(ports)
 
 
-def start_stack(args: argparse.Namespace, tmp: Path, stamp: str, processes: list[Process]) -> Stack:
-    """Backing services, migrations, demo data, `gongxin serve` and the hello app, all ready."""
+def seed_organizations(database_url: str) -> dict[str, Any]:
+    """bench/seed.py's 100,000 organizations, before the server starts (so no cache has seen the table)."""
+    import seed
+
+    say(f"$ python bench/seed.py DATABASE_URL --count {SEED_COUNT}")
+    try:
+        result = seed.seed(database_url, SEED_COUNT)
+    except seed.SeedError as exc:
+        raise BenchError(f"seeding failed: {exc}") from exc
+    except TimeoutError as exc:
+        raise BenchError("seeding took longer than 180 s") from exc
+    say(f"  {result.summary()}")
+    return asdict(result)
+
+
+def start_stack(
+    args: argparse.Namespace, tmp: Path, stamp: str, processes: list[Process], scenarios: list[Scenario]
+) -> Stack:
+    """Backing services, migrations, demo data (and seed), `gongxin serve` and the hello app, all ready."""
     database_url, database = choose_database(args.embedded, tmp)
     redis_url, cache = choose_redis(args.embedded)
     say(f"database: {database}")
@@ -701,6 +736,7 @@ def start_stack(args: argparse.Namespace, tmp: Path, stamp: str, processes: list
     gongxin = gongxin_command()
     run_setup_command([*gongxin, "migrate"], env)
     run_setup_command([*gongxin, "demo-data"], env)
+    seeded = seed_organizations(database_url) if any(s.needs_seed for s in scenarios) else None
 
     server_log = RESULTS_DIR / f"{stamp}.server.log"
     say(f"$ gongxin serve  ({HOST}:{port}, WeChat emulator on :{emulator_port})")
@@ -716,7 +752,7 @@ def start_stack(args: argparse.Namespace, tmp: Path, stamp: str, processes: list
     hello_url = f"http://{HOST}:{hello_port}/"
     wait_until_ready(server, f"{base}/readyz", READY_TIMEOUT_S)
     wait_until_ready(hello, hello_url, READY_TIMEOUT_S)
-    return Stack(base, hello_url, env, database, cache, server, server_log)
+    return Stack(base, hello_url, env, database, cache, server, server_log, hello, seeded)
 
 
 class TokenSource:
@@ -736,8 +772,90 @@ class TokenSource:
         return self.token
 
 
-def measure_ceiling(wrk: str, label: str, stack: Stack, args: argparse.Namespace, tmp: Path) -> Measurement:
+class Profiler:
+    """--profile: py-spy on the worker process of the server under load (bench/profiling.py)."""
+
+    def __init__(self, stamp: str, duration: int) -> None:
+        self.stamp = stamp
+        self.duration = duration
+        self.py_spy = profiling.py_spy()
+        if self.py_spy is None:
+            say("  --profile: py-spy is not installed and `pip install py-spy` failed; not profiling")
+
+    def during(self, process: Process, name: str, m_details: dict[str, Any]) -> Callable[[], Any] | None:
+        """A context factory for run_wrk, recording into m_details["profile"] afterwards."""
+        if self.py_spy is None:
+            return None
+        workers = profiling.worker_pids(process.proc.pid)
+        if len(workers) != 1:
+            say(f"  --profile: expected one worker under {process.name}, found {workers}; not profiling")
+            return None
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        out = RESULTS_DIR / f"{self.stamp}.{slug}.pyspy.txt"
+        py_spy, duration = self.py_spy, self.duration
+
+        @contextlib.contextmanager
+        def recording() -> Iterator[None]:
+            with profiling.record(py_spy, workers[0], duration, out):
+                yield
+            if out.exists() and out.stat().st_size:
+                summary = profiling.summarize(out, seconds=duration)
+                summary["file"] = str(out.relative_to(REPO_ROOT))
+                summary["pid"] = workers[0]
+                m_details["profile"] = summary
+            else:
+                m_details["profile"] = {"problem": "py-spy wrote nothing"}
+
+        return recording
+
+
+class PathValues:
+    """The values paths name as {name} (scenarios.PATH_VALUES), fetched once from the running server."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.values: dict[str, str] = {}
+        self.problems: dict[str, str] = {}
+
+    def _fetch(self, name: str) -> str:
+        if name == "demo_qr_url":
+            status, raw = http_retry("GET", f"{self.base}/api/v1/orgs/{DEMO_ORG}/qrcode", timeout=10)
+            if status != 200:
+                raise BenchError(f"GET /api/v1/orgs/{DEMO_ORG}/qrcode answered HTTP {status}")
+            return str(json.loads(raw)["url"])
+        raise BenchError(f"no such path value {{{name}}}; known: {', '.join(PATH_VALUES)}")
+
+    def get(self, name: str) -> str | None:
+        if name not in self.values and name not in self.problems:
+            try:
+                self.values[name] = self._fetch(name)
+            except (BenchError, OSError, urllib.error.URLError, KeyError, ValueError) as exc:
+                self.problems[name] = f"no {{{name}}}: {exc}"
+        return self.values.get(name)
+
+
+# Characters a request target may carry as they are; anything else (Chinese text) is percent-encoded.
+_PATH_SAFE = "/?&=%:+,;@!$'()*[]"
+
+
+def resolve_path(template: str, values: PathValues) -> tuple[str, str | None]:
+    """The path with {name}s filled in (URL-encoded) and non-ASCII percent-encoded, or a problem."""
+    names = [name for _, name, _, _ in Formatter().parse(template) if name]
+    filled: dict[str, str] = {}
+    for name in names:
+        value = values.get(name)
+        if value is None:
+            return template, values.problems[name]
+        filled[name] = quote(value, safe="")
+    path = template.format(**filled) if names else template
+    return quote(path, safe=_PATH_SAFE), None
+
+
+def measure_ceiling(
+    wrk: str, label: str, stack: Stack, args: argparse.Namespace, tmp: Path, profiler: Profiler | None
+) -> Measurement:
     say(f"  measuring {label} ...")
+    details: dict[str, Any] = {}
     m = run_wrk(
         wrk,
         name=label,
@@ -746,35 +864,45 @@ def measure_ceiling(wrk: str, label: str, stack: Stack, args: argparse.Namespace
         duration=args.duration,
         warmup=args.warmup,
         workdir=tmp,
+        during=profiler.during(stack.hello, label, details) if profiler else None,
     )
+    m.details = details
     m.description = "bare Sanic JSON hello-world, 1 worker, access log off"
     return m
 
 
 def measure_scenario(
-    wrk: str, scenario: Scenario, stack: Stack, tokens: TokenSource, args: argparse.Namespace, tmp: Path
+    wrk: str,
+    scenario: Scenario,
+    stack: Stack,
+    tokens: TokenSource,
+    values: PathValues,
+    args: argparse.Namespace,
+    tmp: Path,
+    profiler: Profiler | None = None,
 ) -> Measurement:
     headers: dict[str, str] = {}
     script_args: list[str] = []
-    problem = None
+    path, problem = (scenario.path, None) if scenario.lua else resolve_path(scenario.path, values)
     if scenario.needs_token:
         token = tokens.get()
         if token is None:
-            problem = tokens.problem
+            problem = problem or tokens.problem
         else:
             headers["Authorization"] = f"Bearer {token}"
             script_args = [token]
-    problem = problem or preflight(scenario, stack.base, headers)
+    problem = problem or preflight(scenario, stack.base + path, headers)
     if problem:
         say(f"  skipping {scenario.name}: {problem}")
-        m = Measurement(name=scenario.name, method=scenario.method, path=scenario.path, problem=problem)
+        m = Measurement(name=scenario.name, method=scenario.method, path=path, problem=problem)
     else:
         say(f"  measuring {scenario.name} ...")
+        details: dict[str, Any] = {}
         m = run_wrk(
             wrk,
             name=scenario.name,
             method=scenario.method,
-            url=stack.base + scenario.path,
+            url=stack.base + path,
             duration=args.duration,
             warmup=args.warmup,
             workdir=tmp,
@@ -782,12 +910,49 @@ def measure_scenario(
             script_file=(BENCH_DIR / scenario.lua) if scenario.lua else None,
             headers=headers,
             script_args=script_args,
+            during=profiler.during(stack.server, scenario.name, details) if profiler else None,
         )
-    m.path = scenario.path
+        m.details = details
+    m.path = path
     m.description = scenario.description
     if scenario.target is not None:
         m.target = scenario.target.describe()
     return m
+
+
+def measure_command(scenario: Scenario, stack: Stack, tmp: Path) -> list[Measurement]:
+    """A command scenario's rows (bench/commands.py), timed while the servers stand idle."""
+    say(f"  timing {scenario.name} ...")
+    assert scenario.command is not None
+    run_command = COMMANDS.get(scenario.command)
+    if run_command is None:
+        problem = f"no command {scenario.command!r} in bench/commands.py"
+        return [Measurement(name=scenario.name, method=scenario.method, path=scenario.path, problem=problem)]
+    context = CommandContext(gongxin=gongxin_command(), env=stack.env, tmp=tmp, cwd=REPO_ROOT)
+    measured = []
+    for row in run_command(context):
+        m = Measurement(
+            name=row.name,
+            method=scenario.method,
+            path=scenario.path,
+            seconds=row.seconds,
+            problem=row.problem,
+            description=scenario.description,
+            details=row.details,
+            wrk_output=row.output,  # the command's last lines, in the same place as wrk's output
+        )
+        if row.targeted and scenario.target is not None:
+            m.target = scenario.target.describe()
+        say(f"    {row.name}: {fmt(row.seconds, '.2f')} s" + (f" ({row.problem})" if row.problem else ""))
+        measured.append(m)
+    return measured
+
+
+def cost_per_request(m: Measurement) -> None:
+    """Worker CPU per request (ms) from a profile's busy share and the measured req/s."""
+    profile = m.details.get("profile")
+    if profile and profile.get("busy") is not None and m.rps:
+        profile["worker_ms_per_request"] = round(profile["busy"] / m.rps * 1000, 3)
 
 
 def judge(
@@ -803,9 +968,10 @@ def judge(
     for m in (first, last, *(m for _, m in measured)):
         if ceiling_rps and m.rps is not None:
             m.ratio = round(m.rps / ceiling_rps, 3)
+        cost_per_request(m)
     for scenario, m in measured:
-        if scenario.target is not None:
-            m.missed = scenario.target.misses(ratio=m.ratio, p99_ms=m.p99_ms, rps=m.rps)
+        if scenario.target is not None and m.target is not None:
+            m.missed = scenario.target.misses(ratio=m.ratio, p99_ms=m.p99_ms, rps=m.rps, seconds=m.seconds)
             m.verdict = "MISS" if m.missed or m.flagged else "PASS"
     return ceiling_rps
 
@@ -821,7 +987,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="gongxin-bench-") as tmp_name:
         tmp = Path(tmp_name)
         try:
-            stack = start_stack(args, tmp, stamp, processes)
+            stack = start_stack(args, tmp, stamp, processes, scenarios)
             say(f"ready; {args.duration} s per scenario after {args.warmup} s of warm-up")
             load1 = os.getloadavg()[0]
             if load1 > 0.5:
@@ -829,13 +995,19 @@ def run(args: argparse.Namespace) -> int:
             tokens = TokenSource(stack.base)
             if any(s.needs_token for s in scenarios) and tokens.get() is None:
                 say(f"  {tokens.problem}")
-            first = measure_ceiling(wrk, "hello (start)", stack, args, tmp)
+            values = PathValues(stack.base)
+            profiler = Profiler(stamp, args.duration) if args.profile else None
+            first = measure_ceiling(wrk, "hello (start)", stack, args, tmp, profiler)
             measured: list[tuple[Scenario, Measurement]] = []
             for scenario in scenarios:
-                measured.append((scenario, measure_scenario(wrk, scenario, stack, tokens, args, tmp)))
+                if scenario.command:
+                    measured += [(scenario, m) for m in measure_command(scenario, stack, tmp)]
+                else:
+                    m = measure_scenario(wrk, scenario, stack, tokens, values, args, tmp, profiler)
+                    measured.append((scenario, m))
                 if not stack.server.alive():
                     raise BenchError(f"gongxin serve died during {scenario.name}:\n{stack.server.log_tail()}")
-            last = measure_ceiling(wrk, "hello (end)", stack, args, tmp)
+            last = measure_ceiling(wrk, "hello (end)", stack, args, tmp, profiler)
         finally:
             say("stopping the servers ...")
             for process in reversed(processes):
@@ -851,6 +1023,12 @@ def run(args: argparse.Namespace) -> int:
         f"{args.duration} s each, wrk -t{THREADS} -c{CONNECTIONS}, {machine['nproc']} cores shared with wrk"
     )
     say(f"database: {stack.database}; cache: {stack.cache}")
+    if stack.seed:
+        say(
+            f"seed: {stack.seed['count']:,} organizations in {stack.seed['total_s']:.1f} s "
+            f"(generate {stack.seed['generate_s']:.1f} s, write {stack.seed['write_s']:.1f} s, "
+            f"{stack.seed['database']})"
+        )
     flagged = [m.name for m in rows if m.flagged]
     if flagged:
         say(f"FLAGGED (socket errors or non-2xx/3xx; numbers not comparable): {', '.join(flagged)}")
@@ -858,13 +1036,21 @@ def run(args: argparse.Namespace) -> int:
     missed = [m.name for _, m in measured if m.verdict == "MISS"]
     if missed:
         say(f"targets missed (a measurement, not a failure): {', '.join(missed)}")
+    profiled = [m for m in rows if "samples" in m.details.get("profile", {})]
+    if profiled:
+        say("")
+        say("profiles (py-spy on the worker process during the measured run; --nonblocking):")
+        for m in profiled:
+            say(profiling.render(m.name, m.details["profile"]))
 
     report = {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "machine": machine,
         "backing_services": {"database": stack.database, "cache": stack.cache},
+        "seed": stack.seed,
         "duration_s": args.duration,
+        "profiled": bool(args.profile),
         "warmup_s": args.warmup,
         "threads": THREADS,
         "connections": CONNECTIONS,

@@ -8,6 +8,12 @@ Add a scenario by appending a ``Scenario`` to ``SCENARIOS`` (see bench/README.md
   it is given the bearer token (if ``needs_token``) both as ``wrk.headers["Authorization"]`` and as
   ``args[1]`` of its ``init(args)``.
 * ``needs_token``: run.py logs in once as ``dev-bench`` and sends ``Authorization: Bearer <token>``.
+* ``needs_seed``: run.py adds 100,000 organizations (bench/seed.py) after the demo data, before the
+  server starts; only when a selected scenario asks for them.
+* ``path`` may name values that exist only once the server runs, as ``{name}`` (see ``PATH_VALUES``):
+  run.py fills them in (URL-encoded) before the preflight and wrk.
+* ``command`` makes it a timing of a console command instead of an HTTP load: the name of a function
+  in bench/commands.py, which returns one table row or more (``Target(max_seconds=...)``).
 * ``target``: what the scenario should reach. The run shows PASS or MISS against it but never fails
   on a miss: this is a measurement, not a test.
 """
@@ -25,6 +31,7 @@ class Target:
     min_ratio: float | None = None  # req/s divided by the hello-world ceiling's req/s
     max_p99_ms: float | None = None  # 99th percentile latency, strictly below
     min_rps: float | None = None  # absolute req/s; only meaningful on one kind of machine
+    max_seconds: float | None = None  # wall time of a command scenario, strictly below
 
     def describe(self) -> str:
         parts = []
@@ -34,9 +41,18 @@ class Target:
             parts.append(f"p99 < {self.max_p99_ms:g} ms")
         if self.min_rps is not None:
             parts.append(f"req/s >= {self.min_rps:g}")
+        if self.max_seconds is not None:
+            parts.append(f"time < {self.max_seconds:g} s")
         return ", ".join(parts) or "-"
 
-    def misses(self, *, ratio: float | None, p99_ms: float | None, rps: float | None) -> list[str]:
+    def misses(
+        self,
+        *,
+        ratio: float | None = None,
+        p99_ms: float | None = None,
+        rps: float | None = None,
+        seconds: float | None = None,
+    ) -> list[str]:
         """The thresholds not met (a missing measurement misses)."""
         missed = []
         if self.min_ratio is not None and (ratio is None or ratio < self.min_ratio):
@@ -45,6 +61,8 @@ class Target:
             missed.append(f"p99 < {self.max_p99_ms:g} ms")
         if self.min_rps is not None and (rps is None or rps < self.min_rps):
             missed.append(f"req/s >= {self.min_rps:g}")
+        if self.max_seconds is not None and (seconds is None or seconds >= self.max_seconds):
+            missed.append(f"time < {self.max_seconds:g} s")
         return missed
 
 
@@ -59,6 +77,17 @@ class Scenario:
     target: Target | None = None
     headers: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    needs_seed: bool = False  # the 100,000 seeded organizations (bench/seed.py)
+    command: str | None = None  # a function in bench/commands.py: a timed command, not an HTTP load
+
+
+# Values a path can name as {name}; run.py fetches each from the running server when a selected
+# scenario needs it, and URL-encodes it.
+PATH_VALUES = {
+    "demo_qr_url": "the `url` of GET /api/v1/orgs/51440300MJL0000103/qrcode (the demo organization)",
+}
+DEMO_ORG = "51440300MJL0000103"  # from `gongxin demo-data`: a grade, an annual report, a QR code
+SEED_COUNT = 100_000
 
 
 # The server runs with LOGIN_RATE_LIMIT_PER_MINUTE=1000000 (all wrk connections come from 127.0.0.1).
@@ -95,5 +124,57 @@ SCENARIOS: list[Scenario] = [
         path="/api/v1/me",
         needs_token=True,
         description="the signed-in user and roles: token check + user and role reads",
+    ),
+    # The registry, over 100,000 seeded organizations. Warm: the same URL again and again, so after
+    # the first request each answer comes from the shared Redis cache (one or two round trips).
+    Scenario(
+        name="verify",
+        method="GET",
+        path="/api/v1/verify?url={demo_qr_url}",
+        needs_seed=True,
+        target=Target(min_ratio=0.6, max_p99_ms=20),
+        description="verify the demo organization's real QR URL, warm: Ed25519 check + cached view",
+    ),
+    Scenario(
+        name="profile",
+        method="GET",
+        path=f"/api/v1/orgs/{DEMO_ORG}",
+        needs_seed=True,
+        target=Target(min_ratio=0.6, max_p99_ms=20),
+        description="public profile of the demo organization, warm: one Redis MGET, bytes as cached",
+    ),
+    Scenario(
+        name="search",
+        method="GET",
+        path="/api/v1/orgs?q=志愿&page_size=20",  # about 4,300 hits in 100,000; run.py URL-encodes
+        needs_seed=True,
+        target=Target(min_ratio=0.3),
+        description="name substring 志愿 over 100,000 organizations, page 1 of 20, warm (cached page)",
+    ),
+    Scenario(
+        name="search-region",
+        method="GET",
+        path="/api/v1/orgs?q=志愿&region=440300&page_size=20",  # about 1,600 hits
+        needs_seed=True,
+        target=Target(min_ratio=0.3),
+        description="志愿 within region 440300 (深圳市 and its districts), warm (cached page)",
+    ),
+    Scenario(
+        name="search-uncached",
+        method="GET",
+        path="/api/v1/orgs?q=...",
+        lua="search_rotating.lua",
+        needs_seed=True,
+        description="no target: 4,800 different searches in turn (query, region, kind, page), so "
+        "nearly every request misses the cache and runs the count and page queries",
+    ),
+    Scenario(
+        name="import-10k",
+        method="CLI",
+        path="gongxin import-orgs FILE [--apply]",
+        command="import_10k",
+        target=Target(max_seconds=10),
+        description="a 10,000-row CSV into a fresh, migrated SQLite database: dry run, then --apply "
+        "(wall time of the command, interpreter start included)",
     ),
 ]

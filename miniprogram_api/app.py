@@ -10,7 +10,7 @@ from backend.config import Settings, load_settings
 from backend.errors import PayloadTooLarge
 
 from . import errors, observability
-from .routes import accounts, admin, health, officer, pages, registry
+from .routes import accounts, admin, health, officer, pages, partybuilding, registry
 
 API_PREFIX = "/api/v1"
 
@@ -64,7 +64,11 @@ def create_app(
 
     app.blueprint(health.bp)
     app.blueprint(pages.bp)
-    app.blueprint(Blueprint.group(accounts.bp, admin.bp, registry.bp, officer.bp, url_prefix=API_PREFIX))
+    app.blueprint(
+        Blueprint.group(
+            accounts.bp, admin.bp, registry.bp, officer.bp, partybuilding.bp, url_prefix=API_PREFIX
+        )
+    )
 
     @app.before_server_start
     async def open_resources(app: Sanic) -> None:

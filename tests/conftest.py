@@ -125,6 +125,8 @@ def settings(database_url: str, emulator: WeChatEmulator) -> Settings:
         wechat_emulator=False,
         wechat_timeout_seconds=2.0,
         public_base_url="https://gongxin.example.cn",
+        # Every test logs in from one address; the limit's own test counts up to this.
+        login_rate_limit_per_minute=100,
         log_level="WARNING",
     )
 

@@ -55,6 +55,7 @@ class Facts:
     reports: list[AnnualReport]
     listings: list[CreditListing]
     today: date
+    branches: int = 0
 
     def current(self, credit_list: CreditList) -> list[CreditListing]:
         return [item for item in self.listings if item.list == credit_list and item.removed_on is None]
@@ -89,6 +90,11 @@ def _warning(f: Facts, c: CreditRuleConfig) -> str | None:
     return f"受到警告或不予通过年度检查的行政处罚（{hits[0].decision_number}）" if hits else None
 
 
+def _no_party_organization(f: Facts, c: CreditRuleConfig) -> str | None:
+    members = f.organization.party_members_reported
+    return f"有{members}名党员但未按规定建立党组织" if members >= 3 and f.branches == 0 else None
+
+
 def _two_years_abnormal(f: Facts, c: CreditRuleConfig) -> str | None:
     limit = f.today - timedelta(days=c.abnormal_to_serious_days)
     old = [item for item in f.current(CreditList.ABNORMAL) if item.listed_on <= limit]
@@ -118,6 +124,13 @@ def _revoked(f: Facts, c: CreditRuleConfig) -> str | None:
 
 
 RULES: list[Rule] = [
+    Rule(
+        "abnormal.no_party_organization",
+        CreditList.ABNORMAL,
+        ProposalAction.LIST,
+        "党员三人以上未建立党组织",
+        _no_party_organization,
+    ),
     Rule(
         "abnormal.annual_report_not_filed",
         CreditList.ABNORMAL,
@@ -189,6 +202,8 @@ async def _facts(organization: Organization, today: date) -> Facts:
         reports=await AnnualReport.filter(organization=organization).order_by("-year"),
         listings=await CreditListing.filter(organization=organization).order_by("-listed_on"),
         today=today,
+        # Through the reverse relation: the registry does not import the party-building domain.
+        branches=await organization.branches.all().count(),  # type: ignore[attr-defined]
     )
 
 

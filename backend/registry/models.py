@@ -136,6 +136,9 @@ class Organization(Model):
     # Codes from an early pilot that fail the check character, registered by an officer on purpose.
     check_digit_exception = fields.BooleanField(default=False)
     check_digit_exception_reason = fields.TextField(null=True)
+    # Party members the organization reports (full and probationary), branch or not: an organization
+    # with three or more and no branch must set one up.
+    party_members_reported = fields.IntField(default=0)
     # Bumped on every change of the public record: part of the cache key of its profile.
     record_version = fields.IntField(default=1)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -2,6 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from backend.accounts.models import StaffRoleKind
 from backend.events.models import OutboxStatus
+from backend.partybuilding.models import ActivityKind, AttendanceStatus, BranchRole, Expected, Membership, RequestStatus
 from backend.registry.models import AnnualResult, AuthorityLevel, CreditList, CreditState, LicenceKind, OrgKind, OrgStatus, PenaltyKind, ProposalAction, ProposalStatus, QualificationKind
 from orjson import loads
 from tortoise.fields.base import OnDelete
@@ -44,6 +45,7 @@ class Migration(migrations.Migration):
                 ('credit_state', fields.CharEnumField(default=CreditState.NORMAL, db_index=True, description='NORMAL: normal\nABNORMAL: abnormal\nSERIOUS: serious', enum_type=CreditState, max_length=16)),
                 ('check_digit_exception', fields.BooleanField(default=False)),
                 ('check_digit_exception_reason', fields.TextField(null=True, unique=False)),
+                ('party_members_reported', fields.IntField(default=0)),
                 ('record_version', fields.IntField(default=1)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
@@ -62,6 +64,17 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'annual_reports', 'app': 'models', 'unique_together': (('organization', 'year'),), 'pk_attr': 'id', 'table_description': 'The annual report (inspection) result of one year.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Branch',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('organization', fields.ForeignKeyField('models.Organization', source_field='organization_id', db_constraint=True, to_field='id', related_name='branches', on_delete=OnDelete.CASCADE)),
+                ('name', fields.CharField(max_length=100)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'party_branches', 'app': 'models', 'unique_together': (('organization', 'name'),), 'pk_attr': 'id', 'table_description': 'A party branch (党支部) set up in an organization.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -212,6 +225,51 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='Activity',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('organization', fields.ForeignKeyField('models.Organization', source_field='organization_id', db_constraint=True, to_field='id', related_name='activities', on_delete=OnDelete.CASCADE)),
+                ('branch', fields.ForeignKeyField('models.Branch', source_field='branch_id', null=True, db_constraint=True, to_field='id', related_name='activities', on_delete=OnDelete.SET_NULL)),
+                ('kind', fields.CharEnumField(description='GENERAL_MEETING: general_meeting\nCOMMITTEE_MEETING: committee_meeting\nGROUP_MEETING: group_meeting\nPARTY_LECTURE: party_lecture\nTHEME_DAY: theme_day\nOTHER: other', enum_type=ActivityKind, max_length=32)),
+                ('title', fields.CharField(max_length=100)),
+                ('description', fields.TextField(default='', unique=False)),
+                ('starts_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('ends_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('place', fields.CharField(max_length=200)),
+                ('latitude', fields.FloatField()),
+                ('longitude', fields.FloatField()),
+                ('radius_m', fields.IntField()),
+                ('checkin_opens_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('checkin_closes_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('late_after', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('expected', fields.CharEnumField(description='BRANCH: branch\nGROUP: group\nOPEN: open', enum_type=Expected, max_length=16)),
+                ('expected_group', fields.CharField(null=True, max_length=64)),
+                ('code_secret', fields.CharField(max_length=64)),
+                ('code_interval_s', fields.IntField(default=15)),
+                ('created_by', fields.ForeignKeyField('models.User', source_field='created_by_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.SET_NULL)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'party_activities', 'app': 'models', 'indexes': [Index(fields=['organization_id', 'starts_at'])], 'pk_attr': 'id', 'table_description': 'A meeting or activity where members check in by scanning a rotating code.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='AttendanceRequest',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('activity', fields.ForeignKeyField('models.Activity', source_field='activity_id', db_constraint=True, to_field='id', related_name='requests', on_delete=OnDelete.CASCADE)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='attendance_requests', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharField(max_length=16)),
+                ('reason', fields.TextField(unique=False)),
+                ('status', fields.CharEnumField(default=RequestStatus.PENDING, description='PENDING: pending\nAPPROVED: approved\nREJECTED: rejected', enum_type=RequestStatus, max_length=16)),
+                ('decided_by', fields.ForeignKeyField('models.User', source_field='decided_by_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.SET_NULL)),
+                ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('decision_reason', fields.TextField(null=True, unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'party_attendance_requests', 'app': 'models', 'unique_together': (('activity', 'user', 'kind'),), 'pk_attr': 'id', 'table_description': 'A leave request (before) or a make-up check-in request (补签, after), decided by the organizer.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='AuditEntry',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -237,6 +295,35 @@ class Migration(migrations.Migration):
                 ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'auth_sessions', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One issued bearer token: its id is the ``sid`` claim, and revoking sets ``revoked_at``.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='BranchMember',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('branch', fields.ForeignKeyField('models.Branch', source_field='branch_id', db_constraint=True, to_field='id', related_name='members', on_delete=OnDelete.CASCADE)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='branch_memberships', on_delete=OnDelete.CASCADE)),
+                ('membership', fields.CharEnumField(description='FULL: full\nPROBATIONARY: probationary\nACTIVIST: activist', enum_type=Membership, max_length=16)),
+                ('role', fields.CharEnumField(default=BranchRole.MEMBER, description='SECRETARY: secretary\nCOMMITTEE: committee\nMEMBER: member', enum_type=BranchRole, max_length=16)),
+                ('group_name', fields.CharField(null=True, max_length=64)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'party_branch_members', 'app': 'models', 'unique_together': (('branch', 'user'),), 'pk_attr': 'id', 'table_description': 'A member of a branch, with their membership and role, and optionally a party group.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Checkin',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('activity', fields.ForeignKeyField('models.Activity', source_field='activity_id', db_constraint=True, to_field='id', related_name='checkins', on_delete=OnDelete.CASCADE)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='checkins', on_delete=OnDelete.CASCADE)),
+                ('status', fields.CharEnumField(description='PRESENT: present\nLATE: late\nMADE_UP: made_up', enum_type=AttendanceStatus, max_length=16)),
+                ('checked_in_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('distance_m', fields.FloatField(null=True)),
+                ('accuracy_m', fields.FloatField(null=True)),
+                ('nonce', fields.CharField(max_length=32)),
+            ],
+            options={'table': 'party_checkins', 'app': 'models', 'unique_together': (('activity', 'user'),), 'pk_attr': 'id', 'table_description': "One member's attendance at one activity: unique, however many scans."},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,89 @@
+"""Request and response schemas of party building."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from .models import ActivityKind, BranchRole, Expected, Membership
+
+
+class BranchCreate(BaseModel):
+    name: str = Field(min_length=2, max_length=100)
+
+
+class BranchMemberSet(BaseModel):
+    user_id: int
+    membership: Membership
+    role: BranchRole = BranchRole.MEMBER
+    group_name: str | None = Field(default=None, max_length=64)
+
+
+class PartyMembersReport(BaseModel):
+    count: int = Field(
+        ge=0, le=100_000, description="Full and probationary party members in the organization"
+    )
+
+
+class ActivityCreate(BaseModel):
+    kind: ActivityKind
+    title: str = Field(min_length=2, max_length=100)
+    description: str = Field(default="", max_length=2500)
+    branch_id: int | None = None
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: str = Field(min_length=2, max_length=200)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    radius_m: int = Field(default=200, ge=10, le=5000)
+    checkin_opens_minutes_before: int = Field(default=30, ge=0, le=24 * 60)
+    checkin_closes_at: AwareDatetime | None = Field(
+        default=None, description="Default: the end of the activity"
+    )
+    late_after_minutes: int = Field(default=10, ge=0, le=24 * 60, description="After the start")
+    expected: Expected = Expected.BRANCH
+    expected_group: str | None = Field(default=None, max_length=64)
+    code_interval_s: int | None = Field(default=None, ge=5, le=300)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ActivityCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.checkin_closes_at is not None and self.checkin_closes_at <= self.starts_at:
+            raise ValueError("checkin_closes_at must be after starts_at")
+        if self.expected in (Expected.BRANCH, Expected.GROUP) and self.branch_id is None:
+            raise ValueError("a branch or group activity needs branch_id")
+        if self.expected == Expected.GROUP and not self.expected_group:
+            raise ValueError("a group activity needs expected_group")
+        return self
+
+
+class CheckinCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=200, description="The code read from the organizer's phone")
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy: float = Field(default=0, ge=0, le=100_000, description="Metres, as the phone reports it")
+
+
+class CheckinRead(BaseModel):
+    activity_id: int
+    user_id: int
+    status: str
+    checked_in_at: datetime
+    distance_m: float | None
+
+
+class AttendanceRequestCreate(BaseModel):
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class RequestDecision(BaseModel):
+    approve: bool
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class CheckinCodeRead(BaseModel):
+    code: str
+    expires_at: datetime
+    interval_s: int

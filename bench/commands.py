@@ -1,0 +1,154 @@
+"""Timed console commands: scenarios with ``command=`` in bench/scenarios.py name a function here.
+
+Each function gets a ``CommandContext`` (how to run `gongxin`, the server's environment, a temporary
+directory) and returns one ``CommandRow`` per line of the result table. A row's ``problem`` says why
+its time is missing or not to be trusted (the command failed, or did not do what it should have).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orgdata import organizations, write_csv
+
+COMMAND_TIMEOUT_S = 120.0
+IMPORT_ROWS = 10_000
+IMPORT_SERIAL_PREFIX = "MJC"  # not the seed's MJB nor the demo data's MJL
+
+
+@dataclass
+class CommandContext:
+    gongxin: list[str]  # the console command, e.g. [".venv/bin/gongxin"]
+    env: dict[str, str]  # the server's environment (secrets, APP_ENV ...); commands adapt it
+    tmp: Path  # removed after the run
+    cwd: Path
+
+
+@dataclass
+class CommandRow:
+    name: str
+    seconds: float | None
+    targeted: bool  # whether the scenario's target applies to this row
+    problem: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    output: str = ""
+
+
+@dataclass
+class Timed:
+    seconds: float
+    returncode: int | None  # None: timed out
+    output: str
+
+
+def timed(ctx: CommandContext, args: list[str], env: dict[str, str]) -> Timed:
+    """Wall time of one command, as a person at the console sees it (interpreter start included)."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [*ctx.gongxin, *args],
+            env=env,
+            cwd=ctx.cwd,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout
+        return Timed(time.perf_counter() - started, None, out or "")
+    return Timed(time.perf_counter() - started, done.returncode, done.stdout + done.stderr)
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _failed(run: Timed, what: str) -> str | None:
+    if run.returncode is None:
+        return f"{what} timed out after {COMMAND_TIMEOUT_S:.0f} s"
+    if run.returncode != 0:
+        return f"{what} exited {run.returncode}: {_tail(run.output, 2)}"
+    return None
+
+
+def import_10k(ctx: CommandContext) -> list[CommandRow]:
+    """`gongxin import-orgs FILE` (dry run) and `--apply` of 10,000 rows on a fresh migrated SQLite."""
+    work = ctx.tmp / "import-10k"
+    work.mkdir(parents=True, exist_ok=True)
+    database = work / "import.sqlite3"
+    env = {k: v for k, v in ctx.env.items() if k != "REDIS_URL"}  # the embedded cache, like SQLite users
+    env["DATABASE_URL"] = f"sqlite://{database}"
+    dry_name, apply_name = "import-10k (dry run)", "import-10k"
+
+    def all_failed(problem: str, output: str = "") -> list[CommandRow]:
+        return [
+            CommandRow(dry_name, None, False, problem, output=output),
+            CommandRow(apply_name, None, True, problem, output=output),
+        ]
+
+    for setup in (["migrate"], ["demo-data"]):
+        run = timed(ctx, setup, env)
+        if problem := _failed(run, f"gongxin {setup[0]}"):
+            return all_failed(problem, run.output)
+
+    csv_path = work / "organizations-10k.csv"
+    write_csv(csv_path, organizations(IMPORT_ROWS, serial_prefix=IMPORT_SERIAL_PREFIX, seed=10_000))
+    header_only = work / "header-only.csv"
+    write_csv(header_only, iter(()))
+    details: dict[str, Any] = {
+        "rows": IMPORT_ROWS,
+        "file_bytes": csv_path.stat().st_size,
+        "database": "SQLite (fresh, migrated, demo data), in-process cache",
+    }
+    # The fixed part of each timing: interpreter start, imports, database open, reading authorities.
+    baseline = timed(ctx, ["import-orgs", str(header_only)], env)
+    details["header_only_file_s"] = None if _failed(baseline, "") else round(baseline.seconds, 3)
+
+    expected = f"{IMPORT_ROWS} rows: {IMPORT_ROWS} to create, 0 to update, 0 unchanged, 0 errors"
+    dry = timed(ctx, ["import-orgs", str(csv_path)], env)
+    dry_problem = _failed(dry, "the dry run")
+    if dry_problem is None and expected not in dry.output:
+        dry_problem = f"unexpected dry-run report: {_tail(dry.output, 3)}"
+    rows = [
+        CommandRow(
+            dry_name, round(dry.seconds, 3), False, dry_problem, dict(details), output=_tail(dry.output)
+        )
+    ]
+
+    apply = timed(ctx, ["import-orgs", str(csv_path), "--apply"], env)
+    apply_problem = _failed(apply, "the import")
+    if apply_problem is None and (expected not in apply.output or "\napplied" not in apply.output):
+        apply_problem = f"unexpected import report: {_tail(apply.output, 3)}"
+    if apply_problem is None:
+        apply_problem = _check_written(database)
+    rows.append(
+        CommandRow(
+            apply_name,
+            round(apply.seconds, 3),
+            True,
+            apply_problem,
+            dict(details),
+            output=_tail(apply.output),
+        )
+    )
+    return rows
+
+
+def _check_written(database: Path) -> str | None:
+    """None when the 10,000 organizations are in the database, else what is wrong."""
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM organizations WHERE substr(credit_code, 9, 3) = ?", (IMPORT_SERIAL_PREFIX,)
+        ).fetchone()[0]
+    return None if count == IMPORT_ROWS else f"{count} of {IMPORT_ROWS} organizations written"
+
+
+COMMANDS: dict[str, Callable[[CommandContext], list[CommandRow]]] = {"import_10k": import_10k}

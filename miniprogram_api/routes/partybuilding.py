@@ -1,0 +1,294 @@
+"""Party building: branches, activities, rotating check-in codes, check-ins, attendance, compliance."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json, raw
+from sanic_ext import openapi
+
+from backend.partybuilding import compliance
+from backend.partybuilding import service as party_service
+from backend.partybuilding.models import Activity, Checkin
+from backend.partybuilding.schemas import (
+    ActivityCreate,
+    AttendanceRequestCreate,
+    BranchCreate,
+    BranchMemberSet,
+    CheckinCodeRead,
+    CheckinCreate,
+    CheckinRead,
+    PartyMembersReport,
+    RequestDecision,
+)
+from backend.registry import qrimage
+
+from ..auth import login_required
+from ..openapi import json_body, responds
+
+bp = Blueprint("partybuilding", url_prefix="/")
+WRITES = (400, 401, 403, 404, 409, 413, 422)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _requirements(request: Request) -> dict[str, str]:
+    return request.app.ctx.container.settings.partybuilding_requirements or compliance.DEFAULT_REQUIREMENTS
+
+
+def _activity(a: Activity) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "organization": {"credit_code": a.organization.credit_code, "name": a.organization.name},
+        "branch_id": a.branch_id,
+        "kind": a.kind,
+        "title": a.title,
+        "description": a.description,
+        "starts_at": a.starts_at.isoformat(),
+        "ends_at": a.ends_at.isoformat(),
+        "place": {"name": a.place, "latitude": a.latitude, "longitude": a.longitude, "radius_m": a.radius_m},
+        "checkin": {
+            "opens_at": a.checkin_opens_at.isoformat(),
+            "closes_at": a.checkin_closes_at.isoformat(),
+            "late_after": a.late_after.isoformat(),
+            "code_interval_s": a.code_interval_s,
+        },
+        "expected": a.expected,
+        "expected_group": a.expected_group,
+    }
+
+
+def _checkin(c: Checkin) -> dict[str, Any]:
+    return CheckinRead(
+        activity_id=c.activity_id,
+        user_id=c.user_id,
+        status=c.status,
+        checked_in_at=c.checked_in_at,
+        distance_m=c.distance_m,
+    ).model_dump(mode="json")
+
+
+@bp.post("/orgs/<code:str>/branches")
+@openapi.tag("party building")
+@login_required
+@json_body(BranchCreate)
+@responds(201, None, "The branch", *WRITES)
+async def create_branch(request: Request, code: str, body: BranchCreate) -> HTTPResponse:
+    """Set up a party branch (the organization's staff)."""
+    branch = await party_service.create_branch(
+        actor=request.ctx.user, code=code, data=body, cache=request.app.ctx.container.cache
+    )
+    return json({"id": branch.id, "name": branch.name}, status=201, ensure_ascii=False)
+
+
+@bp.put("/branches/<branch_id:int>/members")
+@openapi.tag("party building")
+@login_required
+@json_body(BranchMemberSet)
+@responds(200, None, "The membership", *WRITES)
+async def set_member(request: Request, branch_id: int, body: BranchMemberSet) -> HTTPResponse:
+    """Add a branch member or change their membership, role or group (staff or the secretary)."""
+    member = await party_service.set_member(actor=request.ctx.user, branch_id=branch_id, data=body)
+    return json(
+        {
+            "branch_id": member.branch_id,
+            "user_id": member.user_id,
+            "membership": member.membership,
+            "role": member.role,
+            "group_name": member.group_name,
+        }
+    )
+
+
+@bp.put("/orgs/<code:str>/party-members")
+@openapi.tag("party building")
+@login_required
+@json_body(PartyMembersReport)
+@responds(200, None, "Recorded", *WRITES)
+async def report_party_members(request: Request, code: str, body: PartyMembersReport) -> HTTPResponse:
+    """Report the organization's number of party members (staff); three or more need a branch."""
+    org = await party_service.report_party_members(
+        actor=request.ctx.user, code=code, count=body.count, cache=request.app.ctx.container.cache
+    )
+    return json({"credit_code": org.credit_code, "party_members_reported": org.party_members_reported})
+
+
+@bp.post("/orgs/<code:str>/activities")
+@openapi.tag("party building")
+@login_required
+@json_body(ActivityCreate)
+@responds(201, None, "Published", *WRITES, 503)
+async def create_activity(request: Request, code: str, body: ActivityCreate) -> HTTPResponse:
+    """Publish an activity (staff or branch secretary); its text passes WeChat's content check first."""
+    container = request.app.ctx.container
+    activity = await party_service.create_activity(
+        actor=request.ctx.user,
+        code=code,
+        data=body,
+        wechat=container.wechat,
+        default_interval_s=container.settings.checkin_code_interval_s,
+    )
+    activity = await party_service.get_activity(activity_id=activity.id)
+    return json(_activity(activity), status=201, ensure_ascii=False)
+
+
+@bp.get("/activities/<activity_id:int>")
+@openapi.tag("party building")
+@responds(200, None, "The activity: organization, time, place and radius", 404)
+async def get_activity(request: Request, activity_id: int) -> HTTPResponse:
+    """An activity as members see it before checking in."""
+    return json(_activity(await party_service.get_activity(activity_id=activity_id)), ensure_ascii=False)
+
+
+@bp.get("/activities/<activity_id:int>/checkin-code")
+@openapi.tag("party building")
+@openapi.parameter("format", str, description="json (default), png or svg")
+@login_required
+@responds(200, CheckinCodeRead, "The current rotating code and when it expires", 401, 403, 404, 422)
+async def get_checkin_code(request: Request, activity_id: int) -> HTTPResponse:
+    """The rotating code for the organizer's phone to show (organizer only)."""
+    current = await party_service.checkin_code(actor=request.ctx.user, activity_id=activity_id, now=_now())
+    headers = {"Cache-Control": "no-store", "X-Code-Expires-At": current.expires_at.isoformat()}
+    fmt = request.args.get("format", "json")
+    if fmt == "png":
+        return raw(qrimage.render_png(current.code, size=512), content_type="image/png", headers=headers)
+    if fmt == "svg":
+        return raw(qrimage.render_svg(current.code, size=512), content_type="image/svg+xml", headers=headers)
+    body = CheckinCodeRead(code=current.code, expires_at=current.expires_at, interval_s=current.interval_s)
+    return json(body.model_dump(mode="json"), headers=headers)
+
+
+@bp.post("/activities/<activity_id:int>/checkins")
+@openapi.tag("party building")
+@login_required
+@json_body(CheckinCreate)
+@responds(201, CheckinRead, "Recorded now (200: the earlier record)", 400, 401, 404, 413, 422)
+async def check_in(request: Request, activity_id: int, body: CheckinCreate) -> HTTPResponse:
+    """Record the signed-in member's attendance at an activity."""
+    checkin, created = await party_service.check_in(
+        activity_id=activity_id, member=request.ctx.user, body=body, now=_now()
+    )
+    return json(_checkin(checkin), status=201 if created else 200)
+
+
+async def _request(
+    request: Request, activity_id: int, kind: str, body: AttendanceRequestCreate
+) -> HTTPResponse:
+    made = await party_service.request_attendance(
+        kind=kind, activity_id=activity_id, member=request.ctx.user, reason=body.reason, now=_now()
+    )
+    return json({"id": made.id, "kind": made.kind, "status": made.status}, status=201)
+
+
+@bp.post("/activities/<activity_id:int>/leave-requests")
+@openapi.tag("party building")
+@login_required
+@json_body(AttendanceRequestCreate)
+@responds(201, None, "Requested", *WRITES)
+async def request_leave(request: Request, activity_id: int, body: AttendanceRequestCreate) -> HTTPResponse:
+    """Ask for leave before the activity starts."""
+    return await _request(request, activity_id, "leave", body)
+
+
+@bp.post("/activities/<activity_id:int>/makeup-requests")
+@openapi.tag("party building")
+@login_required
+@json_body(AttendanceRequestCreate)
+@responds(201, None, "Requested", *WRITES)
+async def request_makeup(request: Request, activity_id: int, body: AttendanceRequestCreate) -> HTTPResponse:
+    """Ask for a make-up check-in (补签) after missing it."""
+    return await _request(request, activity_id, "makeup", body)
+
+
+@bp.post("/attendance-requests/<request_id:int>/decision")
+@openapi.tag("party building")
+@login_required
+@json_body(RequestDecision)
+@responds(200, None, "Decided", *WRITES)
+async def decide_request(request: Request, request_id: int, body: RequestDecision) -> HTTPResponse:
+    """Approve or reject a leave or make-up request (the organizer)."""
+    decided = await party_service.decide_request(
+        actor=request.ctx.user, request_id=request_id, approve=body.approve, reason=body.reason, now=_now()
+    )
+    return json({"id": decided.id, "kind": decided.kind, "status": decided.status})
+
+
+@bp.get("/activities/<activity_id:int>/attendance")
+@openapi.tag("party building")
+@openapi.parameter("format", str, description="json (default), csv or xlsx")
+@login_required
+@responds(200, None, "Present, late, on leave, made up or absent, with the rate", 401, 403, 404)
+async def get_attendance(request: Request, activity_id: int) -> HTTPResponse:
+    """The attendance of an activity (staff, branch secretary, officers of the jurisdiction)."""
+    report = await party_service.attendance(actor=request.ctx.user, activity_id=activity_id)
+    fmt = request.args.get("format", "json")
+    header = ["user_id", "nickname", "status", "checked_in_at"]
+    disposition = {"Content-Disposition": f'attachment; filename="attendance-{activity_id}.{fmt}"'}
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows([[r[k] for k in header] for r in report["rows"]])
+        return raw(
+            ("\ufeff" + out.getvalue()).encode(), content_type="text/csv; charset=utf-8", headers=disposition
+        )
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.append(header)
+        for row in report["rows"]:
+            sheet.append([row[k] for k in header])
+        buffer = io.BytesIO()
+        book.save(buffer)
+        xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return raw(buffer.getvalue(), content_type=xlsx, headers=disposition)
+    return json(report, ensure_ascii=False)
+
+
+@bp.get("/me/checkins")
+@openapi.tag("party building")
+@login_required
+@responds(200, None, "The member's own attendance history", 401)
+async def my_checkins(request: Request) -> HTTPResponse:
+    """The signed-in member's check-ins."""
+    return json({"items": await party_service.my_checkins(member=request.ctx.user)}, ensure_ascii=False)
+
+
+@bp.get("/branches/<branch_id:int>/compliance")
+@openapi.tag("party building")
+@openapi.parameter("period", str, required=True, description="2026, 2026-Q3 or 2026-11")
+@login_required
+@responds(200, None, "Held versus required meetings and their attendance", 401, 403, 404, 422)
+async def branch_compliance(request: Request, branch_id: int) -> HTTPResponse:
+    """三会一课 compliance of one branch in a period."""
+    report = await compliance.get_branch_report(
+        actor=request.ctx.user,
+        branch_id=branch_id,
+        period_text=request.args.get("period", ""),
+        requirements=_requirements(request),
+    )
+    return json(report, ensure_ascii=False)
+
+
+@bp.get("/compliance/regions/<region_code:str>")
+@openapi.tag("party building")
+@openapi.parameter("period", str, required=True, description="2026, 2026-Q3 or 2026-11")
+@login_required
+@responds(200, None, "Branches that fell short, organizations that need a branch", 401, 403, 422)
+async def region_compliance(request: Request, region_code: str) -> HTTPResponse:
+    """三会一课 compliance over the organizations of a region (officers)."""
+    report = await compliance.region_report(
+        actor=request.ctx.user,
+        region_code=region_code,
+        period_text=request.args.get("period", ""),
+        requirements=_requirements(request),
+    )
+    return json(report, ensure_ascii=False)
