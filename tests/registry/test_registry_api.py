@@ -519,3 +519,14 @@ async def test_change_by_one_process_shows_in_another_at_once(db, cache, setting
     )
     assert await other_process_verdict() == "not_in_good_standing"
     assert (await Organization.get(credit_code=code)).record_version >= 2
+
+
+async def test_mini_program_code_comes_from_wechat_getwxacodeunlimit(client, setup, emulator):
+    code = (await register(client, setup["nanshan"])).json()["credit_code"]
+    response = await client.get(f"/api/v1/orgs/{code}/wxacode.png")
+    assert response.status_code == 200, response.text
+    assert response.content.startswith(b"\x89PNG")
+    assert [c["path"] for c in emulator.calls("/wxa/getwxacodeunlimit")]
+    emulator.add_fault("/wxa/getwxacodeunlimit", count=5, errcode=-1)
+    busy = await client.get(f"/api/v1/orgs/{code}/wxacode.png")
+    assert busy.status_code == 503
