@@ -35,6 +35,9 @@ def normalize_db_url(url: str) -> str:
         # Concurrent writers (several requests, the worker, the CLI) wait for the lock
         # instead of failing at once with "database is locked".
         query.setdefault("busy_timeout", "10000")
+        # WAL with synchronous=NORMAL: commits survive a crash of the process; only a power loss
+        # can lose the last ones. SQLite is the development default; production runs PostgreSQL.
+        query.setdefault("synchronous", "NORMAL")
         url = urlunsplit(parts._replace(query=urlencode(query)))
     return url
 

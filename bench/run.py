@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick      # 3 s per scenario: a smoke check of the harness
     .venv/bin/python bench/run.py --only me    # some scenarios (comma-separated names)
     .venv/bin/python bench/run.py --embedded   # SQLite + in-process cache even if services answer
+    .venv/bin/python bench/run.py --profile    # py-spy on the server's worker during each run
 
 It installs wrk if missing, picks PostgreSQL + Redis when they answer on 127.0.0.1 (else SQLite and
 the in-process cache), migrates, loads the demo data (and 100,000 seeded organizations when a selected
@@ -210,6 +211,7 @@ class Measurement:
     path: str
     rps: float | None = None
     seconds: float | None = None  # wall time, for command scenarios
+    connections: int | None = None  # wrk -c, when it differs from the run's CONNECTIONS
     p50_ms: float | None = None
     p99_ms: float | None = None
     latency_ms: dict[str, float] = field(default_factory=dict)
@@ -257,11 +259,12 @@ def run_wrk(
     headers: dict[str, str] | None = None,
     script_args: list[str] | None = None,
     during: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+    connections: int = CONNECTIONS,
 ) -> Measurement:
     """wrk's warm-up, then its measured run (inside ``during()``, e.g. a profiler, when given)."""
     if not url.startswith(f"http://{HOST}:"):
         raise BenchError(f"refusing to load anything but {HOST}: {url}")
-    cmd = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}"]
+    cmd = [wrk, f"-t{min(THREADS, connections)}", f"-c{connections}"]
     for key, value in (headers or {}).items():
         cmd += ["-H", f"{key}: {value}"]
     if script is not None:
@@ -269,7 +272,9 @@ def run_wrk(
         script_file.write_text(script)
     if script_file is not None:
         cmd += ["-s", str(script_file)]
-    measurement = Measurement(name=name, method=method, path=urlsplit(url).path or "/")
+    measurement = Measurement(
+        name=name, method=method, path=urlsplit(url).path or "/", connections=connections
+    )
 
     def invoke(seconds: int, latency: bool) -> subprocess.CompletedProcess[str]:
         args = [*cmd, f"-d{seconds}s", *(["--latency"] if latency else []), url]
@@ -601,7 +606,9 @@ def table(rows: list[Measurement]) -> str:
     header = ["scenario", "req/s", "p50 ms", "p99 ms", "time s", "ratio", "errors", "target", "result"]
     cells = [
         [
-            ("! " if m.flagged else "") + m.name,
+            ("! " if m.flagged else "")
+            + m.name
+            + (f" (c={m.connections})" if m.connections and m.connections != CONNECTIONS else ""),
             fmt(m.rps, ",.0f"),
             fmt(m.p50_ms, ".2f"),
             fmt(m.p99_ms, ".2f"),
@@ -911,6 +918,7 @@ def measure_scenario(
             headers=headers,
             script_args=script_args,
             during=profiler.during(stack.server, scenario.name, details) if profiler else None,
+            connections=scenario.connections or CONNECTIONS,
         )
         m.details = details
     m.path = path

@@ -128,7 +128,7 @@ class Activity(Model):
 
 
 class Checkin(Model):
-    """One member's attendance at one activity: unique, however many scans."""
+    """The attendance of one member at one activity: unique, however many scans."""
 
     id = fields.BigIntField(primary_key=True)
     activity: fields.ForeignKeyRelation[Activity] = fields.ForeignKeyField(

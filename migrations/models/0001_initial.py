@@ -323,7 +323,7 @@ class Migration(migrations.Migration):
                 ('accuracy_m', fields.FloatField(null=True)),
                 ('nonce', fields.CharField(max_length=32)),
             ],
-            options={'table': 'party_checkins', 'app': 'models', 'unique_together': (('activity', 'user'),), 'pk_attr': 'id', 'table_description': "One member's attendance at one activity: unique, however many scans."},
+            options={'table': 'party_checkins', 'app': 'models', 'unique_together': (('activity', 'user'),), 'pk_attr': 'id', 'table_description': 'The attendance of one member at one activity: unique, however many scans.'},
             bases=['Model'],
         ),
         ops.CreateModel(
