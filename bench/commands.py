@@ -39,6 +39,7 @@ class CommandRow:
     problem: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     output: str = ""
+    command: str = ""  # what was timed, for the report's path
 
 
 @dataclass
@@ -87,11 +88,13 @@ def import_10k(ctx: CommandContext) -> list[CommandRow]:
     env = {k: v for k, v in ctx.env.items() if k != "REDIS_URL"}  # the embedded cache, like SQLite users
     env["DATABASE_URL"] = f"sqlite://{database}"
     dry_name, apply_name = "import-10k (dry run)", "import-10k"
+    dry_command = "gongxin import-orgs organizations-10k.csv"
+    apply_command = dry_command + " --apply"
 
     def all_failed(problem: str, output: str = "") -> list[CommandRow]:
         return [
-            CommandRow(dry_name, None, False, problem, output=output),
-            CommandRow(apply_name, None, True, problem, output=output),
+            CommandRow(dry_name, None, False, problem, output=output, command=dry_command),
+            CommandRow(apply_name, None, True, problem, output=output, command=apply_command),
         ]
 
     for setup in (["migrate"], ["demo-data"]):
@@ -119,7 +122,13 @@ def import_10k(ctx: CommandContext) -> list[CommandRow]:
         dry_problem = f"unexpected dry-run report: {_tail(dry.output, 3)}"
     rows = [
         CommandRow(
-            dry_name, round(dry.seconds, 3), False, dry_problem, dict(details), output=_tail(dry.output)
+            dry_name,
+            round(dry.seconds, 3),
+            False,
+            dry_problem,
+            dict(details),
+            output=_tail(dry.output),
+            command=dry_command,
         )
     ]
 
@@ -137,6 +146,7 @@ def import_10k(ctx: CommandContext) -> list[CommandRow]:
             apply_problem,
             dict(details),
             output=_tail(apply.output),
+            command=apply_command,
         )
     )
     return rows

@@ -942,7 +942,7 @@ def measure_command(scenario: Scenario, stack: Stack, tmp: Path) -> list[Measure
         m = Measurement(
             name=row.name,
             method=scenario.method,
-            path=scenario.path,
+            path=row.command or scenario.path,
             seconds=row.seconds,
             problem=row.problem,
             description=scenario.description,

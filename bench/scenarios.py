@@ -150,7 +150,7 @@ SCENARIOS: list[Scenario] = [
         path="/api/v1/orgs?q=志愿&page_size=20",  # about 4,300 hits in 100,000; run.py URL-encodes
         needs_seed=True,
         target=Target(min_ratio=0.3),
-        description="name substring 志愿 over 100,000 organizations, page 1 of 20, warm (cached page)",
+        description="name substring 志愿 over 100,000 organizations, first page (20), warm (cached page)",
     ),
     Scenario(
         name="search-region",

@@ -7,7 +7,7 @@ from sanic import Blueprint, Request, Sanic
 from backend import bootstrap
 from backend.cache import Cache
 from backend.config import Settings, load_settings
-from backend.errors import PayloadTooLarge
+from backend.errors import NotFound, PayloadTooLarge
 
 from . import errors, observability
 from .routes import accounts, admin, health, officer, pages, partybuilding, registry
@@ -61,6 +61,14 @@ def create_app(
             raise PayloadTooLarge(details={"limit_bytes": route_limit or settings.max_json_body_bytes})
 
     observability.register(app)
+
+    @app.on_request
+    async def reject_ids_beyond_bigint(request: Request) -> None:
+        # Ids are 64-bit in the database; a larger number in a path names nothing (and would make
+        # the driver raise), so it is a plain 404.
+        for value in (request.match_info or {}).values():
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise NotFound(details={"id": str(value)[:40]})
 
     app.blueprint(health.bp)
     app.blueprint(pages.bp)

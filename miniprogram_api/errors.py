@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from sanic import Request, Sanic
 from sanic import exceptions as sanic_exc
 from sanic.response import HTTPResponse, json
+from tortoise.exceptions import ValidationError as OrmValidationError
 
 from backend import errors
 
@@ -34,6 +35,9 @@ def to_domain_error(exc: Exception) -> errors.DomainError:
         return exc
     if isinstance(exc, ValidationError):
         return errors.Unprocessable(details=validation_details(exc))
+    if isinstance(exc, OrmValidationError):
+        # A value the database column cannot hold (too long...) that a schema did not stop first.
+        return errors.Unprocessable("字段取值超出允许范围 / A value is out of range", code="validation.value")
     for sanic_type, domain_type in _SANIC_TO_DOMAIN:
         if isinstance(exc, sanic_type):
             if domain_type is errors.NotFound:

@@ -133,3 +133,27 @@ async def test_docs_ui_is_served(client):
     response = await client.get("/docs")
     assert response.status_code == 200
     assert "html" in response.headers["content-type"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/orgs/%C3%86%C2%8F~%2B%C2%AB%C3%96%27O",
+        "/api/v1/orgs/%C2%A4%C2%9D%C2%A98S/qrcode",
+        "/api/v1/orgs/" + "A" * 300 + "/qrcode.png",
+        "/api/v1/orgs/%0A%F4%85%87%92/wxacode.png",
+    ],
+)
+async def test_garbage_organization_codes_are_404_not_500(client, path):
+    # Found by schemathesis: values longer than the column made the ORM raise.
+    response = await client.get(path)
+    assert response.status_code == 404, response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/activities/99999999999999999999999", "/api/v1/activities/9223372036854775808/attendance"],
+)
+async def test_ids_beyond_64_bits_are_404_not_500(client, path):
+    response = await client.get(path, headers=await login(client, "curious"))
+    assert response.status_code == 404, response.text

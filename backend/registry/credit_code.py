@@ -237,3 +237,11 @@ def validate(
         organization_code=code[8:17],
         check_digit_ok=check_digit_ok,
     )
+
+
+_SHAPE = re.compile(r"^[0-9A-Z]{18}$")
+
+
+def looks_like_code(normalized: str) -> bool:
+    """Eighteen characters of the right kind: worth looking up (lookups of anything else find nothing)."""
+    return bool(_SHAPE.match(normalized))

@@ -191,6 +191,8 @@ async def invalidate(*, cache: Cache, credit_code: str) -> None:
 
 async def get_profile_bytes(*, cache: Cache, credit_code: str, today: date) -> bytes:
     """The public profile as JSON bytes, or OrganizationNotFound."""
+    if len(credit_code) != 18 or not credit_code.isalnum() or not credit_code.isascii():
+        raise OrganizationNotFound(details={"credit_code": credit_code[:64]})
     found = await get_view_bytes(cache=cache, credit_code=credit_code, today=today)
     if found is None:
         raise OrganizationNotFound(details={"credit_code": credit_code})

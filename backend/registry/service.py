@@ -88,7 +88,11 @@ class InvalidDateRange(Unprocessable):
 async def get_organization(*, code: str) -> Organization:
     """The organization with this credit code (pasted codes are normalized first)."""
     normalized = credit_code.normalize(code)
-    organization = await Organization.get_or_none(credit_code=normalized)
+    organization = (
+        await Organization.get_or_none(credit_code=normalized)
+        if credit_code.looks_like_code(normalized)
+        else None
+    )
     if organization is None:
         raise profiles.OrganizationNotFound(details={"credit_code": normalized})
     return organization
