@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # Routes that take files (organization imports) accept up to this much.
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     log_format: str = Field(default="text", pattern="^(text|json)$")
+    # One line per request; unset means on in development and off in production.
+    access_log: bool | None = None
     log_level: str = "INFO"
     demo_data: bool = True
 

@@ -43,7 +43,7 @@ def create_app(
         OAS_UI_REDOC=False,
         OAS_AUTODOC=False,
         CORS=False,
-        ACCESS_LOG=not settings.is_production or settings.log_level == "DEBUG",
+        ACCESS_LOG=settings.access_log if settings.access_log is not None else not settings.is_production,
         KEEP_ALIVE_TIMEOUT=75,
     )
     app.ext.openapi.describe("Gongxin API", version="1", description=DESCRIPTION)

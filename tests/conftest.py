@@ -24,7 +24,7 @@ from tortoise import Tortoise, connections
 from backend.cache import Cache, create_cache
 from backend.config import Settings
 from backend.db import apply_migrations, close_db, init_db, normalize_db_url
-from backend.registry import reference
+from backend.registry import profiles, reference
 from backend.wechat.emulator import WeChatEmulator
 from miniprogram_api.app import create_app
 
@@ -136,6 +136,7 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test starts with empty tables, an empty cache and a reset emulator."""
     if "db" in request.fixturenames:
         await _truncate_all()
+        profiles._local.clear()  # the per-process half-second copies of profiles
     if "cache" in request.fixturenames:
         await _clear_cache(request.getfixturevalue("cache"))
     if "emulator" in request.fixturenames:

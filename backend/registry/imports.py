@@ -202,9 +202,9 @@ async def apply_import(
         ]
         await AuditEntry.bulk_create(entries, batch_size=BATCH)
     result.applied = True
-    changed = [o.credit_code for o in to_create] + [o.credit_code for o, _ in to_update]
+    # Only updated organizations can have a cached view; new ones have never been read.
     pipe = cache.client.pipeline(transaction=False)
-    for code in changed:
+    for code in (o.credit_code for o, _ in to_update):
         pipe.incr(cache.key(f"org:gen:{code}"))
     pipe.incr(cache.key("org:search-gen"))
     await pipe.execute()

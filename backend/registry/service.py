@@ -439,13 +439,19 @@ def _region_filter(region_codes: list[str], field: str) -> Q:
     return query
 
 
-async def search(*, params: OrgSearch, cache: Cache) -> dict[str, Any]:
-    """Public search by name, kind, region subtree, status and credit state, paginated and cached."""
-    key = "org:search:" + orjson.dumps(params.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
-    gen = await cache.client.get(cache.key("org:search-gen")) or b"0"
-    cached = await cache.client.get(cache.key(f"{key}:{gen.decode()}"))
+async def search(*, params: OrgSearch, cache: Cache) -> bytes:
+    """Public search by name, kind, region subtree, status and credit state: a page, as JSON bytes."""
+    key = cache.key(
+        "org:search:" + orjson.dumps(params.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
+    )
+    # One round trip: the search generation and the cached page, which carries the generation it
+    # was computed at (any organization write bumps the generation).
+    gen_raw, cached = await cache.client.mget(cache.key("org:search-gen"), key)
+    gen = gen_raw or b"0"
     if cached is not None:
-        return orjson.loads(cached)
+        built_at, _, page = cached.partition(b"|")
+        if built_at == gen:
+            return page
     query = Organization.all()
     if params.q:
         query = query.filter(name__contains=params.q.strip())
@@ -473,8 +479,9 @@ async def search(*, params: OrgSearch, cache: Cache) -> dict[str, Any]:
         "page": params.page,
         "page_size": params.page_size,
     }
-    await cache.client.set(cache.key(f"{key}:{gen.decode()}"), orjson.dumps(result), ex=SEARCH_CACHE_SECONDS)
-    return result
+    page = orjson.dumps(result)
+    await cache.client.set(key, gen + b"|" + page, ex=SEARCH_CACHE_SECONDS)
+    return page
 
 
 async def create_authority(*, actor: User, data: AuthorityCreate) -> Authority:

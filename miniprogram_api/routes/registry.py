@@ -51,8 +51,8 @@ async def search_orgs(request: Request) -> HTTPResponse:
     """Search organizations by name, kind, region subtree, status and credit state."""
     params = parse_query(request, OrgSearch)
     assert isinstance(params, OrgSearch)
-    result = await registry_service.search(params=params, cache=request.app.ctx.container.cache)
-    return json(result, ensure_ascii=False)
+    page = await registry_service.search(params=params, cache=request.app.ctx.container.cache)
+    return raw(page, content_type=JSON)
 
 
 @bp.get("/orgs/<code:str>")
