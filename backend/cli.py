@@ -141,13 +141,20 @@ def cmd_grant(args: argparse.Namespace) -> None:
     """Grant a role: admin, officer (--authority REGION) or staff (--org CREDIT_CODE [--role])."""
     from .accounts import service as accounts_service
     from .accounts.models import StaffRoleKind
+    from .cache import create_cache
 
     settings = _settings()
 
     async def work() -> None:
         user = await accounts_service.get_or_create_user_by_ref(ref=args.user, appid=settings.wechat_appid)
         if args.kind == "admin":
-            await accounts_service.grant_admin(user=user, actor=None, reason=args.reason)
+            # With Redis, running servers see the new role at once (their cached session is dropped).
+            cache = create_cache(settings.redis_url) if settings.redis_url else None
+            try:
+                await accounts_service.grant_admin(user=user, actor=None, reason=args.reason, cache=cache)
+            finally:
+                if cache is not None:
+                    await cache.close()
         elif args.kind == "officer":
             if not args.authority:
                 sys.exit("gongxin grant officer needs --authority REGION_CODE")

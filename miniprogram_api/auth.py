@@ -38,7 +38,7 @@ async def current_user(request: Request) -> User:
         )
     container = request.app.ctx.container
     user, session_id = await accounts_service.authenticate(
-        token=token, secret=container.settings.secret_key.get_secret_value()
+        token=token, secret=container.settings.secret_key.get_secret_value(), cache=container.cache
     )
     request.ctx.user = user
     request.ctx.session_id = session_id

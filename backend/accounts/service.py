@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Protocol
 from tortoise.transactions import in_transaction
 
 from ..audit import service as audit_service
+from ..cache import Cache
 from ..crypto import PersonalDataCipher, mask_phone
 from ..errors import NotFound, Unprocessable
 from ..registry.models import Authority, Organization
-from . import tokens
+from . import session_cache, tokens
 from .models import AuthSession, OfficerRole, StaffRole, StaffRoleKind, User
 
 if TYPE_CHECKING:
@@ -98,12 +99,23 @@ async def login(*, code: str, wechat: WeChatLogin, secret: str, ttl: timedelta) 
     return LoginResult(user=user, token=token, expires_at=session.expires_at, created=created)
 
 
-async def authenticate(*, token: str, secret: str) -> tuple[User, str]:
+async def authenticate(*, token: str, secret: str, cache: Cache | None = None) -> tuple[User, str]:
     """The user and session id behind a bearer token; raises Unauthorized subclasses."""
     claims = tokens.decode(secret=secret, token=token)
+    gen = b"0"
+    if cache is not None:
+        gen, entry = await session_cache.lookup(cache, user_id=claims.user_id, session_id=claims.session_id)
+        if entry is not None:
+            if entry["revoked"]:
+                raise SessionRevoked()
+            if session_cache.expires_at(entry) <= datetime.now(UTC):
+                raise tokens.TokenExpired()
+            return session_cache.user_from(entry), claims.session_id
     session = await AuthSession.get_or_none(id=claims.session_id).select_related("user")
     if session is None or session.user_id != claims.user_id:
         raise tokens.TokenInvalid()
+    if cache is not None:
+        await session_cache.store(cache, gen=gen, session=session, user=session.user)
     if session.revoked_at is not None:
         raise SessionRevoked()
     if session.expires_at <= datetime.now(UTC):
@@ -111,17 +123,22 @@ async def authenticate(*, token: str, secret: str) -> tuple[User, str]:
     return session.user, session.id
 
 
-async def revoke_session(*, session_id: str) -> None:
+async def revoke_session(*, session_id: str, user_id: int, cache: Cache | None) -> None:
     """Revoke one session: its token stops working in every process at once."""
     await AuthSession.filter(id=session_id, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
+    await session_cache.forget_user(cache, user_id)
 
 
-async def revoke_all_sessions(*, user: User) -> int:
+async def revoke_all_sessions(*, user: User, cache: Cache | None) -> int:
     """Revoke every session of a user (lost phone, account deletion)."""
-    return await AuthSession.filter(user=user, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
+    count = await AuthSession.filter(user=user, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
+    await session_cache.forget_user(cache, user.id)
+    return count
 
 
-async def bind_phone(*, user: User, code: str, wechat: WeChatLogin, cipher: PersonalDataCipher) -> User:
+async def bind_phone(
+    *, user: User, code: str, wechat: WeChatLogin, cipher: PersonalDataCipher, cache: Cache | None
+) -> User:
     """Store the phone number behind a getPhoneNumber code, encrypted, and keep a masked copy."""
     info = await wechat.get_phone_number(code)
     phone = info.pure_phone_number
@@ -129,15 +146,17 @@ async def bind_phone(*, user: User, code: str, wechat: WeChatLogin, cipher: Pers
     user.phone_hash = cipher.lookup_hash(phone)
     user.phone_masked = mask_phone(phone)
     await user.save(update_fields=["phone_encrypted", "phone_hash", "phone_masked", "updated_at"])
+    await session_cache.forget_user(cache, user.id)
     return user
 
 
-async def unbind_phone(*, user: User) -> User:
+async def unbind_phone(*, user: User, cache: Cache | None) -> User:
     """Forget the user's phone number (PIPL: a user may delete their data)."""
     user.phone_encrypted = None
     user.phone_hash = None
     user.phone_masked = None
     await user.save(update_fields=["phone_encrypted", "phone_hash", "phone_masked", "updated_at"])
+    await session_cache.forget_user(cache, user.id)
     return user
 
 
@@ -169,7 +188,9 @@ async def get_roles(*, user: User) -> Roles:
     )
 
 
-async def grant_admin(*, user: User, actor: User | None, reason: str = "") -> None:
+async def grant_admin(
+    *, user: User, actor: User | None, reason: str = "", cache: Cache | None = None
+) -> None:
     """Make a user a platform admin."""
     async with in_transaction():
         before = user.is_platform_admin
@@ -183,6 +204,7 @@ async def grant_admin(*, user: User, actor: User | None, reason: str = "") -> No
             after={"is_platform_admin": True},
             reason=reason,
         )
+    await session_cache.forget_user(cache, user.id)
 
 
 async def grant_officer(*, user: User, authority: Authority, actor: User | None, reason: str = "") -> None:
@@ -241,13 +263,13 @@ async def get_organization(*, credit_code: str) -> Organization:
     return organization
 
 
-async def grant_role(*, actor: User | None, grant: RoleGrantCreate) -> User:
+async def grant_role(*, actor: User | None, grant: RoleGrantCreate, cache: Cache | None = None) -> User:
     """Grant one role described by a RoleGrantCreate; returns the user."""
     user = await User.get_or_none(id=grant.user_id)
     if user is None:
         raise UserNotFound(details={"user_id": grant.user_id})
     if grant.kind == "admin":
-        await grant_admin(user=user, actor=actor, reason=grant.reason)
+        await grant_admin(user=user, actor=actor, reason=grant.reason, cache=cache)
     elif grant.kind == "officer":
         if not grant.authority_region_code:
             raise GrantTargetMissing()

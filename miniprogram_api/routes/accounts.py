@@ -53,7 +53,9 @@ async def login(request: Request, body: LoginRequest) -> HTTPResponse:
 @responds(204, None, "The token no longer works", 401)
 async def logout(request: Request) -> HTTPResponse:
     """Revoke the token used for this request."""
-    await accounts_service.revoke_session(session_id=request.ctx.session_id)
+    await accounts_service.revoke_session(
+        session_id=request.ctx.session_id, user_id=request.ctx.user.id, cache=request.app.ctx.container.cache
+    )
     return empty()
 
 
@@ -77,7 +79,11 @@ async def bind_phone(request: Request, body: PhoneBindRequest) -> HTTPResponse:
     """Bind the phone number behind a getPhoneNumber code (stored encrypted)."""
     container = request.app.ctx.container
     user = await accounts_service.bind_phone(
-        user=request.ctx.user, code=body.code, wechat=container.wechat, cipher=container.cipher
+        user=request.ctx.user,
+        code=body.code,
+        wechat=container.wechat,
+        cipher=container.cipher,
+        cache=container.cache,
     )
     roles = await accounts_service.get_roles(user=user)
     return json(MeRead.of(user, roles).model_dump(mode="json"), ensure_ascii=False)
@@ -89,6 +95,6 @@ async def bind_phone(request: Request, body: PhoneBindRequest) -> HTTPResponse:
 @responds(200, MeRead, "Phone number deleted", 401)
 async def unbind_phone(request: Request) -> HTTPResponse:
     """Delete the stored phone number."""
-    user = await accounts_service.unbind_phone(user=request.ctx.user)
+    user = await accounts_service.unbind_phone(user=request.ctx.user, cache=request.app.ctx.container.cache)
     roles = await accounts_service.get_roles(user=user)
     return json(MeRead.of(user, roles).model_dump(mode="json"), ensure_ascii=False)

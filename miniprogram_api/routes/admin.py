@@ -24,6 +24,8 @@ bp = Blueprint("admin", url_prefix="/admin")
 async def grant_role(request: Request, body: RoleGrantCreate) -> HTTPResponse:
     """Grant a user the platform-admin, officer or staff role (platform admins only)."""
     require_platform_admin(request.ctx.user)
-    user = await accounts_service.grant_role(actor=request.ctx.user, grant=body)
+    user = await accounts_service.grant_role(
+        actor=request.ctx.user, grant=body, cache=request.app.ctx.container.cache
+    )
     roles = await accounts_service.get_roles(user=user)
     return json(MeRead.of(user, roles).model_dump(mode="json"), ensure_ascii=False)

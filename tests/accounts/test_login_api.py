@@ -166,3 +166,15 @@ async def test_granting_to_unknown_targets_is_404_or_422(client):
     assert (unknown_user.status_code, error_code(unknown_user)) == (404, "user.not_found")
     assert (unknown_authority.status_code, error_code(unknown_authority)) == (404, "authority.not_found")
     assert (no_target.status_code, error_code(no_target)) == (422, "role.target_missing")
+
+
+async def test_cached_sessions_see_revocation_and_role_changes_at_once(client, cache):
+    from backend.accounts import service as accounts_service
+
+    headers = await login(client, "cached")
+    first = (await client.get("/api/v1/me", headers=headers)).json()  # now cached
+    assert first["roles"]["platform_admin"] is False
+    await accounts_service.grant_admin(user=await User.get(id=first["id"]), actor=None, cache=cache)
+    assert (await client.get("/api/v1/me", headers=headers)).json()["roles"]["platform_admin"] is True
+    assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 401

@@ -47,11 +47,12 @@ async def setup(client: httpx.AsyncClient) -> dict[str, Any]:
     return {"nanshan": nanshan, "shenzhen": shenzhen, "tianhe": tianhe}
 
 
-async def platform_admin(client: httpx.AsyncClient, name: str) -> dict[str, str]:
+async def platform_admin(client: httpx.AsyncClient, name: str, cache) -> dict[str, str]:
+    from backend.accounts import service as accounts_service
+
     headers = await login(client, name)
-    await User.filter(id=(await client.get("/api/v1/me", headers=headers)).json()["id"]).update(
-        is_platform_admin=True
-    )
+    user = await User.get(id=(await client.get("/api/v1/me", headers=headers)).json()["id"])
+    await accounts_service.grant_admin(user=user, actor=None, cache=cache)
     return headers
 
 
@@ -410,7 +411,7 @@ async def test_search_by_name_kind_region_status_and_credit_state(client, setup)
     assert (await client.get("/api/v1/orgs", params={"kind": "bank"})).status_code == 422
 
 
-async def test_statistics_roll_up_the_region_tree(client, setup):
+async def test_statistics_roll_up_the_region_tree(client, setup, cache):
     headers = setup["nanshan"]
     await register(client, headers, code=code_for(serial="MA0000021"))
     await register(client, headers, code=code_for(kind="2", serial="MA0000022"), kind="social_service")
@@ -423,7 +424,7 @@ async def test_statistics_roll_up_the_region_tree(client, setup):
     assert children == {"440305": 2}
     assert city["region"]["by_kind"] == {"association": 2, "social_service": 1}
 
-    admin_headers = await platform_admin(client, "root-admin")
+    admin_headers = await platform_admin(client, "root-admin", cache)
     national = (await client.get("/api/v1/stats/regions/100000", headers=admin_headers)).json()
     assert national["region"]["total"] == 4
     assert {c["region_code"]: c["total"] for c in national["children"]} == {"440000": 4}
@@ -440,10 +441,10 @@ async def test_unknown_organization_is_404(client, setup):
     assert error_code(response) == "organization.not_found"
 
 
-async def test_key_rotation_keeps_old_codes_verifiable_and_publishes_both_keys(client, setup):
+async def test_key_rotation_keeps_old_codes_verifiable_and_publishes_both_keys(client, setup, cache):
     code = (await register(client, setup["nanshan"])).json()["credit_code"]
     old_url = await scan_url(client, code)
-    admin_headers = await platform_admin(client, "keyadmin")
+    admin_headers = await platform_admin(client, "keyadmin", cache)
     rotated = await client.post("/api/v1/admin/signing-keys/rotate", headers=admin_headers)
     assert rotated.status_code == 200
     keys = (await client.get("/.well-known/gongxin-keys.json")).json()["keys"]
