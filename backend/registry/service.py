@@ -242,19 +242,37 @@ async def change_status(*, actor: User | None, code: str, data: StatusChange, ca
     return organization
 
 
-async def add_licence(*, actor: User | None, code: str, data: LicenceCreate, cache: Cache) -> Licence:
-    """Record an administrative licence."""
+async def _add_record(
+    *,
+    actor: User | None,
+    code: str,
+    model: type[Any],
+    values: dict[str, Any],
+    action: str,
+    reason: str,
+    cache: Cache,
+) -> Any:
+    """Create one record row of an organization (licence, grade, qualification) as an officer write."""
     organization = await get_organization(code=code)
 
-    async def change() -> Licence:
-        return await Licence.create(organization=organization, **data.model_dump(exclude={"reason"}))
+    async def change() -> Any:
+        return await model.create(organization=organization, **values)
 
     return await _write(
+        actor=actor, organization=organization, action=action, reason=reason, change=change, cache=cache
+    )
+
+
+async def add_licence(*, actor: User | None, code: str, data: LicenceCreate, cache: Cache) -> Licence:
+    """Record an administrative licence."""
+    values = data.model_dump(exclude={"reason"})
+    return await _add_record(
         actor=actor,
-        organization=organization,
+        code=code,
+        model=Licence,
+        values=values,
         action="licence.create",
         reason=data.reason,
-        change=change,
         cache=cache,
     )
 
@@ -311,17 +329,14 @@ async def add_grade(*, actor: User | None, code: str, data: GradeCreate, cache: 
     """Record an evaluation grade."""
     if data.valid_until < data.valid_from:
         raise InvalidDateRange()
-    organization = await get_organization(code=code)
-
-    async def change() -> EvaluationGrade:
-        return await EvaluationGrade.create(organization=organization, **data.model_dump(exclude={"reason"}))
-
-    return await _write(
+    values = data.model_dump(exclude={"reason"})
+    return await _add_record(
         actor=actor,
-        organization=organization,
+        code=code,
+        model=EvaluationGrade,
+        values=values,
         action="grade.create",
         reason=data.reason,
-        change=change,
         cache=cache,
     )
 
@@ -332,17 +347,14 @@ async def add_qualification(
     """Record charity recognition or a public-fundraising qualification."""
     if data.valid_until and data.valid_until < data.granted_on:
         raise InvalidDateRange()
-    organization = await get_organization(code=code)
-
-    async def change() -> Qualification:
-        return await Qualification.create(organization=organization, **data.model_dump(exclude={"reason"}))
-
-    return await _write(
+    values = data.model_dump(exclude={"reason"})
+    return await _add_record(
         actor=actor,
-        organization=organization,
+        code=code,
+        model=Qualification,
+        values=values,
         action="qualification.create",
         reason=data.reason,
-        change=change,
         cache=cache,
     )
 
