@@ -69,7 +69,12 @@ BENCH_USER_CODE = "dev-bench"
 SERVER_ENV_OVERRIDES = {
     # Every wrk connection comes from 127.0.0.1; the default 30/min per IP would turn login into 429s.
     "LOGIN_RATE_LIMIT_PER_MINUTE": "1000000",
+    # As in production (development turns Sanic's access log on): building the records costs about
+    # 12 % of the worker's time on a cheap endpoint even at LOG_LEVEL=WARNING. The ceiling's is off too.
+    "ACCESS_LOG": "false",
 }
+BURST_LIMIT_S = 60  # a burst scenario that has not finished by then is stopped and flagged
+BURST_HELPER_TIMEOUT_S = 120.0
 
 
 class BenchError(Exception):
@@ -928,6 +933,155 @@ def measure_scenario(
     return m
 
 
+def burst_helper(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """bench/checkin_data.py in the server's environment (its database and SECRET_KEY); its JSON."""
+    command = [sys.executable, str(BENCH_DIR / "checkin_data.py"), *args]
+    try:
+        done = subprocess.run(
+            command,
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=BURST_HELPER_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"checkin_data.py {args[0]}: no answer in {BURST_HELPER_TIMEOUT_S:.0f} s") from exc
+    if done.returncode != 0:
+        raise BenchError(f"checkin_data.py {args[0]} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def measure_burst(
+    wrk: str,
+    scenario: Scenario,
+    stack: Stack,
+    tmp: Path,
+    stamp: str,
+    profiler: Profiler | None = None,
+) -> Measurement:
+    """N members send the request once each (bench/checkin_burst.lua); then the database is checked.
+
+    wrk keeps its own clock running for -d seconds whatever the script does, so the burst's end is
+    when every wrk thread has written its done file (all its responses in); wrk is then interrupted
+    and prints its latency distribution. req/s = N / that wall time (wrk's start included).
+    """
+    assert scenario.burst is not None
+    count = scenario.burst
+    m = Measurement(name=scenario.name, method=scenario.method, path=scenario.path)
+    m.description = scenario.description
+    if scenario.target is not None:
+        m.target = scenario.target.describe()
+    work = tmp / scenario.name
+    work.mkdir(parents=True, exist_ok=True)
+    tokens_file = work / "tokens.txt"
+    say(f"  preparing {scenario.name}: an open activity, {count} members with a token each ...")
+    try:
+        started = time.perf_counter()
+        prepared = burst_helper(
+            stack.env, "prepare", "--count", str(count), "--run", stamp, "--tokens", str(tokens_file)
+        )
+        prepare_s = time.perf_counter() - started
+        activity_id = int(prepared["activity_id"])
+        code = burst_helper(stack.env, "code", "--activity", str(activity_id))
+    except (BenchError, KeyError, ValueError) as exc:
+        m.problem = f"setup: {exc}"
+        say(f"  skipping {scenario.name}: {m.problem}")
+        return m
+    m.path = scenario.path.format(activity_id=activity_id)
+    url = stack.base + m.path
+    if not url.startswith(f"http://{HOST}:"):
+        raise BenchError(f"refusing to load anything but {HOST}: {url}")
+    body = json.dumps({"code": code["code"], "latitude": 22.5431, "longitude": 114.0579, "accuracy": 5})
+    done_prefix = str(work / "done.")
+    threads = min(THREADS, CONNECTIONS)
+    cmd = [wrk, f"-t{threads}", f"-c{CONNECTIONS}", f"-d{BURST_LIMIT_S}s", "--latency"]
+    cmd += ["-s", str(BENCH_DIR / "checkin_burst.lua"), url, "--", str(tokens_file), body, done_prefix]
+    cmd.append(str(threads))
+    done_files = [Path(f"{done_prefix}{i}") for i in range(threads)]
+
+    worker = profiling.worker_pids(stack.server.proc.pid) if profiler and profiler.py_spy else []
+    profile_out = RESULTS_DIR / f"{stamp}.{scenario.name}.pyspy.txt"
+    recording = (
+        profiling.record(profiler.py_spy, worker[0], 10, profile_out)
+        if profiler and profiler.py_spy and len(worker) == 1
+        else contextlib.nullcontext()
+    )
+    say(f"  measuring {scenario.name} ({count} requests, {CONNECTIONS} connections) ...")
+    wall: float | None = None
+    with recording:
+        if profile_out.parent.exists() and len(worker) == 1:
+            time.sleep(0.5)  # py-spy attaches before the burst starts
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            while proc.poll() is None and time.perf_counter() - started < BURST_LIMIT_S + 5:
+                if all(f.exists() for f in done_files):
+                    wall = time.perf_counter() - started
+                    break
+                time.sleep(0.002)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # wrk prints its statistics on SIGINT
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    time.sleep(SETTLE_S)
+    m.wrk_output = out + (err and "\n[stderr]\n" + err)
+    parsed = parse_wrk(out)
+    m.latency_ms = parsed["latency_ms"]
+    m.p50_ms = parsed["latency_ms"].get("50")
+    m.p99_ms = parsed["latency_ms"].get("99")
+    m.requests = parsed["requests"]
+    m.non_2xx_3xx = parsed["non_2xx_3xx"]  # wrk counts status > 399
+    m.socket_errors = parsed["socket_errors"]
+    statuses = [f.read_text().split() for f in done_files if f.exists()]
+    created = sum(int(s[0]) for s in statuses)
+    other_2xx = sum(int(s[1]) for s in statuses)
+    failed = sum(int(s[2]) for s in statuses)
+    problems = []
+    if wall is None:
+        problems.append(f"the burst did not finish within {BURST_LIMIT_S} s")
+    else:
+        m.rps = round(count / wall, 2)
+    try:
+        verified = burst_helper(stack.env, "verify", "--activity", str(activity_id))
+    except BenchError as exc:
+        verified = {}
+        problems.append(f"verify: {exc}")
+    m.details = {
+        "members": count,
+        "activity_id": activity_id,
+        "burst_wall_s": None if wall is None else round(wall, 4),
+        "prepare_s": round(prepare_s, 2),
+        "code_valid_s": code.get("valid_s"),
+        "responses": {"201": created, "other_2xx": other_2xx, "non_2xx": failed},
+        "wrk_requests_rps": parsed["rps"],  # requests / wrk's own runtime (up to its interruption)
+        "database": verified,
+    }
+    if (created, other_2xx, failed) != (count, 0, 0):
+        problems.append(f"responses 201={created} 2xx={other_2xx} other={failed}, expected 201={count}")
+    for key in ("checkins", "distinct_users", "outbox_checkin_recorded"):
+        if key in verified and verified[key] != count:
+            problems.append(f"{verified[key]} {key} in the database, expected {count}")
+    if m.requests is not None and m.requests != count:
+        problems.append(f"wrk completed {m.requests} requests, expected {count}")
+    if problems:
+        m.problem = "; ".join(problems)
+    if profiler and len(worker) == 1 and profile_out.exists() and profile_out.stat().st_size and wall:
+        summary = profiling.summarize(profile_out, seconds=wall)
+        summary["file"] = str(profile_out.relative_to(REPO_ROOT))
+        summary["pid"] = worker[0]
+        m.details["profile"] = summary
+    say(
+        f"    {count} in {fmt(wall, '.3f')} s; responses 201={created} other={other_2xx + failed}; "
+        f"database: {verified.get('checkins')} check-ins, {verified.get('outbox_checkin_recorded')} "
+        "checkin.recorded events"
+    )
+    return m
+
+
 def measure_command(scenario: Scenario, stack: Stack, tmp: Path) -> list[Measurement]:
     """A command scenario's rows (bench/commands.py), timed while the servers stand idle."""
     say(f"  timing {scenario.name} ...")
@@ -1010,6 +1164,8 @@ def run(args: argparse.Namespace) -> int:
             for scenario in scenarios:
                 if scenario.command:
                     measured += [(scenario, m) for m in measure_command(scenario, stack, tmp)]
+                elif scenario.burst:
+                    measured.append((scenario, measure_burst(wrk, scenario, stack, tmp, stamp, profiler)))
                 else:
                     m = measure_scenario(wrk, scenario, stack, tokens, values, args, tmp, profiler)
                     measured.append((scenario, m))

@@ -14,6 +14,9 @@ Add a scenario by appending a ``Scenario`` to ``SCENARIOS`` (see bench/README.md
   run.py fills them in (URL-encoded) before the preflight and wrk.
 * ``command`` makes it a timing of a console command instead of an HTTP load: the name of a function
   in bench/commands.py, which returns one table row or more (``Target(max_seconds=...)``).
+* ``burst``: instead of wrk for N seconds, N members (users with their own tokens, made before the
+  run by bench/checkin_data.py) each send the request exactly once, as fast as wrk can; the row's
+  req/s is N / the burst's wall time and what the requests wrote is checked in the database.
 * ``target``: what the scenario should reach. The run shows PASS or MISS against it but never fails
   on a miss: this is a measurement, not a test.
 """
@@ -80,6 +83,9 @@ class Scenario:
     needs_seed: bool = False  # the 100,000 seeded organizations (bench/seed.py)
     connections: int | None = None  # wrk -c for this scenario; None: run.py's CONNECTIONS (64)
     command: str | None = None  # a function in bench/commands.py: a timed command, not an HTTP load
+    # A burst instead of a timed load: this many members, each sending the request exactly once
+    # (bench/checkin_burst.lua, data from bench/checkin_data.py); req/s is count / wall time.
+    burst: int | None = None
 
 
 # Values a path can name as {name}; run.py fetches each from the running server when a selected
@@ -171,6 +177,18 @@ SCENARIOS: list[Scenario] = [
         connections=10,
         description="no target; 10 connections: 4,800 different searches in turn (query, region, "
         "kind, page), so nearly every request misses the cache and runs the count and page queries",
+    ),
+    # Party building: everyone at a meeting scans the organizer's code within a few seconds.
+    Scenario(
+        name="checkin-burst",
+        method="POST",
+        path="/api/v1/activities/{activity_id}/checkins",  # a new open activity; run.py fills the id
+        burst=1000,
+        target=Target(min_ratio=0.3, max_p99_ms=50),
+        description="1,000 members check in to one open activity, each exactly once, 64 connections "
+        "(token check, activity read, code and geofence check, check-in + outbox event in one "
+        "transaction); afterwards 1,000 check-ins and 1,000 checkin.recorded events must be in the "
+        "database",
     ),
     Scenario(
         name="import-10k",

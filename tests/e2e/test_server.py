@@ -62,7 +62,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     log = tmp / "server.log"
     with log.open("w") as out:
-        process = subprocess.Popen([*cli, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        # Its own process group, so that killing it also ends Sanic's worker processes.
+        process = subprocess.Popen(
+            [*cli, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
     srv = Server(process, port, emulator_port, log)
     srv.demo_output = demo.stdout
     try:
@@ -71,7 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
 
 
