@@ -136,7 +136,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test starts with empty tables, an empty cache and a reset emulator."""
     if "db" in request.fixturenames:
         await _truncate_all()
-        profiles._local.clear()  # the per-process half-second copies of profiles
+        profiles._local.clear()  # the per-process half-second copies of profiles and answers
+        profiles.local_answers.clear()
     if "cache" in request.fixturenames:
         await _clear_cache(request.getfixturevalue("cache"))
     if "emulator" in request.fixturenames:

@@ -41,6 +41,9 @@ LOCAL_TTL_SECONDS = 0.5
 LOCAL_MAX_ENTRIES = 10_000
 # credit code -> (monotonic expiry, organization JSON, meta)
 _local: dict[str, tuple[float, bytes, dict[str, Any]]] = {}
+# (scanned URL, Unix second) -> (monotonic expiry, verification answer): the answer of the same
+# scan within the same second (its checked_at has second precision) and the same half second.
+local_answers: dict[tuple[str, int], tuple[float, bytes]] = {}
 
 
 class OrganizationNotFound(NotFound):
@@ -208,6 +211,7 @@ async def _shared_view(*, cache: Cache, credit_code: str, today: date) -> tuple[
 async def invalidate(*, cache: Cache, credit_code: str) -> None:
     """Make every process rebuild the view on its next read. Call after the write commits."""
     _local.pop(credit_code, None)
+    local_answers.clear()
     await cache.client.incr(cache.key(_gen_key(credit_code)))
     await cache.client.incr(cache.key("org:search-gen"))
 

@@ -9,6 +9,7 @@ valid.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -245,6 +246,18 @@ def standing(meta: dict[str, Any], *, today: date) -> tuple[str, list[Reason]]:
 
 async def verify(*, url: str, public_base_url: str, cache: Cache, keyring: KeyRing, now: datetime) -> bytes:
     """The verification answer for a scanned URL, as JSON bytes."""
+    key = (url, int(now.timestamp()))
+    remembered = profiles.local_answers.get(key)
+    if remembered is not None and remembered[0] > time.monotonic():
+        return remembered[1]
+    body = await _answer(url=url, public_base_url=public_base_url, cache=cache, keyring=keyring, now=now)
+    if len(profiles.local_answers) >= profiles.LOCAL_MAX_ENTRIES:
+        profiles.local_answers.clear()
+    profiles.local_answers[key] = (time.monotonic() + profiles.LOCAL_TTL_SECONDS, body)
+    return body
+
+
+async def _answer(*, url: str, public_base_url: str, cache: Cache, keyring: KeyRing, now: datetime) -> bytes:
     organization: bytes = b"null"
     try:
         token = qrtoken.extract_token(url, public_base_url)
