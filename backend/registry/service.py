@@ -18,15 +18,15 @@ from tortoise.transactions import in_transaction
 
 from ..accounts.models import User
 from ..accounts.permissions import (
-    OutsideJurisdiction,
     officer_region_codes,
     require_officer_for_region,
     require_platform_admin,
 )
 from ..audit import service as audit_service
 from ..cache import Cache
+from ..crypto import PersonalDataCipher
 from ..errors import Conflict, NotFound, Unprocessable
-from . import credit, credit_code, profiles
+from . import credit, credit_code, profiles, qr, qrtoken
 from .models import (
     AnnualReport,
     Authority,
@@ -35,12 +35,12 @@ from .models import (
     EvaluationGrade,
     Licence,
     Organization,
-    OrgStatus,
     Penalty,
     ProposalStatus,
+    QrCodeVersion,
     Qualification,
 )
-from .regions import region_level, region_within
+from .regions import region_level
 from .schemas import (
     AnnualReportSet,
     AuthorityCreate,
@@ -535,8 +535,26 @@ async def get_audit(*, actor: User, code: str) -> list[dict[str, Any]]:
     ]
 
 
-def within_any(region_code: str, authority_codes: list[str]) -> bool:
-    return any(region_within(region_code, own) for own in authority_codes)
+async def reissue_qr(
+    *, actor: User, code: str, reason: str, cipher: PersonalDataCipher, cache: Cache
+) -> tuple[Organization, QrCodeVersion]:
+    """Reissue the QR code of an organization (officers of its jurisdiction); old versions stop working."""
+    organization = await get_organization(code=code)
+    await require_officer_for_region(actor, organization.region_code)
+    version = await qr.reissue(
+        organization=organization, actor=actor, reason=reason, cipher=cipher, cache=cache
+    )
+    return organization, version
 
 
-__all__ = ["OrgStatus", "OutsideJurisdiction"]
+async def revoke_qr(*, actor: User, code: str, reason: str, cache: Cache) -> int:
+    """Revoke an organization's current QR code without issuing another (officers of its jurisdiction)."""
+    organization = await get_organization(code=code)
+    await require_officer_for_region(actor, organization.region_code)
+    return await qr.revoke(organization=organization, actor=actor, reason=reason, cache=cache)
+
+
+async def rotate_signing_key(*, actor: User, cipher: PersonalDataCipher) -> qrtoken.SigningKey:
+    """Rotate the QR signing key (platform admins); codes signed before keep verifying."""
+    require_platform_admin(actor)
+    return await qr.rotate_signing_key(cipher=cipher)

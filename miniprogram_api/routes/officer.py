@@ -9,7 +9,7 @@ from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 
 from backend.errors import BadRequest
-from backend.registry import importer, imports, qr, qrtoken, stats
+from backend.registry import importer, imports, qrtoken, stats
 from backend.registry import service as registry_service
 from backend.registry.models import CreditProposal
 from backend.registry.schemas import (
@@ -176,10 +176,8 @@ async def reissue_qrcode(request: Request, code: str, body: QrReissue) -> HTTPRe
     """Reissue the organization's QR code, revoking the previous version."""
     user, cache = _ctx(request)
     container = request.app.ctx.container
-    organization = await registry_service.get_organization(code=code)
-    await registry_service.require_officer_for_region(user, organization.region_code)
-    version = await qr.reissue(
-        organization=organization, actor=user, reason=body.reason, cipher=container.cipher, cache=cache
+    organization, version = await registry_service.reissue_qr(
+        actor=user, code=code, reason=body.reason, cipher=container.cipher, cache=cache
     )
     url = qrtoken.build_url(container.settings.public_base_url, version.token)
     return json(
@@ -201,9 +199,7 @@ async def reissue_qrcode(request: Request, code: str, body: QrReissue) -> HTTPRe
 async def revoke_qrcode(request: Request, code: str, body: QrReissue) -> HTTPResponse:
     """Revoke the organization's current QR code without issuing another."""
     user, cache = _ctx(request)
-    organization = await registry_service.get_organization(code=code)
-    await registry_service.require_officer_for_region(user, organization.region_code)
-    revoked = await qr.revoke(organization=organization, actor=user, reason=body.reason, cache=cache)
+    revoked = await registry_service.revoke_qr(actor=user, code=code, reason=body.reason, cache=cache)
     return _ok(revoked=revoked)
 
 
@@ -311,7 +307,8 @@ async def create_authority(request: Request, body: AuthorityCreate) -> HTTPRespo
 @responds(200, None, "A new signing key; old codes keep verifying", 401, 403)
 async def rotate_key(request: Request) -> HTTPResponse:
     """Rotate the QR signing key (platform admins)."""
-    registry_service.require_platform_admin(request.ctx.user)
-    key = await qr.rotate_signing_key(cipher=request.app.ctx.container.cipher)
+    key = await registry_service.rotate_signing_key(
+        actor=request.ctx.user, cipher=request.app.ctx.container.cipher
+    )
     await request.app.ctx.container.keyring.reload()
     return json({"kid": key.kid, "public_key": key.public_key_b64()})
