@@ -121,44 +121,56 @@ async def region_report(
     """For an officer: the branches of a region that fell short, and organizations that need a branch."""
     await require_officer_for_region(actor, region_code)
     period = parse_period(period_text)
-    organizations = await Organization.filter(_region_filter([region_code], "region_code")).values(
-        "id", "credit_code", "name", "party_members_reported"
-    )
-    by_id = {o["id"]: o for o in organizations}
-    branches = await Branch.filter(organization_id__in=list(by_id)).order_by("id") if by_id else []
+    required = required_counts(period, requirements)
+    # A fixed number of queries whatever the size of the region: branches, the meetings they held
+    # in the period, party members, and organizations that report members but have no branch.
+    in_region = _region_filter([region_code], "organization__region_code")
+    branches = await Branch.filter(in_region).select_related("organization").order_by("id")
+    held: dict[int, dict[str, int]] = {}
+    meetings = await Activity.filter(
+        _region_filter([region_code], "branch__organization__region_code"),
+        starts_at__gte=period.start.astimezone(UTC),
+        starts_at__lt=period.end.astimezone(UTC),
+    ).values_list("branch_id", "kind")
+    for branch_id, kind in meetings:
+        counts = held.setdefault(branch_id, {})
+        counts[kind] = counts.get(kind, 0) + 1
     short, compliant = [], 0
     for branch in branches:
-        report = await branch_report(branch=branch, period=period, requirements=requirements)
-        if report["compliant"]:
+        counts = held.get(branch.id, {})
+        missing = {
+            kind: {"required": need, "held": counts.get(kind, 0), "met": False}
+            for kind, need in required.items()
+            if counts.get(kind, 0) < need
+        }
+        if not missing:
             compliant += 1
-        else:
-            org = by_id[branch.organization_id]
-            missing = {k: v for k, v in report["requirements"].items() if not v["met"]}
-            short.append(
-                {
-                    "credit_code": org["credit_code"],
-                    "organization": org["name"],
-                    "branch_id": branch.id,
-                    "branch": branch.name,
-                    "missing": missing,
-                }
-            )
+            continue
+        short.append(
+            {
+                "credit_code": branch.organization.credit_code,
+                "organization": branch.organization.name,
+                "branch_id": branch.id,
+                "branch": branch.name,
+                "missing": missing,
+            }
+        )
+    members = await BranchMember.filter(
+        _region_filter([region_code], "branch__organization__region_code"),
+        membership__in=[Membership.FULL, Membership.PROBATIONARY],
+    ).count()
     with_branch = {b.organization_id for b in branches}
-    members = (
-        await BranchMember.filter(
-            branch_id__in=[b.id for b in branches], membership__in=[Membership.FULL, Membership.PROBATIONARY]
-        ).count()
-        if branches
-        else 0
-    )
+    reporting = await Organization.filter(
+        _region_filter([region_code], "region_code"), party_members_reported__gte=3
+    ).values("id", "credit_code", "name", "party_members_reported")
     flagged = [
         {
             "credit_code": o["credit_code"],
             "organization": o["name"],
             "party_members": o["party_members_reported"],
         }
-        for o in organizations
-        if o["party_members_reported"] >= 3 and o["id"] not in with_branch
+        for o in reporting
+        if o["id"] not in with_branch
     ]
     return {
         "region_code": region_code,

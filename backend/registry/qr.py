@@ -8,6 +8,7 @@ valid.
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from dataclasses import dataclass
@@ -62,8 +63,7 @@ class KeyRing:
 
 
 def qrtoken_public(b64: str) -> bytes:
-    import base64
-
+    """The raw 32-byte public key from its unpadded base64url form."""
     return base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
 
 
