@@ -8,8 +8,9 @@ tokens are signed with the server's key and Tortoise's process-wide state never 
     python bench/checkin_data.py verify --activity ID                            # prints JSON
 
 ``prepare`` creates an open activity of the demo organization (code interval 300 s, so one code covers
-the burst), ``count`` users (openid ``o-bench-checkin-<run>-<i>``) with one login session each, and
-writes one bearer token per line to FILE. ``code`` prints the activity's rotating code valid now (run
+the burst), ``count`` users (openid ``o-bench-checkin-<run>-<i>``) with one login session each,
+puts the sessions in the server's Redis as logging in does, and writes one bearer token per line to
+FILE. ``code`` prints the activity's rotating code valid now (run
 right before the burst) and ``verify`` counts what the burst left in the database.
 """
 
@@ -69,7 +70,31 @@ async def prepare(count: int, run: str) -> dict[str, Any]:
         tokens.issue(secret=secret, user_id=s.user_id, session_id=s.id, ttl=timedelta(hours=2), now=now)
         for s in sessions
     ]
-    return {"activity_id": activity.id, "users": len(user_ids), "tokens": lines}
+    warmed = await warm_sessions(lines, secret)
+    return {"activity_id": activity.id, "users": len(user_ids), "tokens": lines, "sessions_cached": warmed}
+
+
+async def warm_sessions(lines: list[str], secret: str) -> int:
+    """Put the sessions in the server's Redis as logging in does (the app logs in when it opens, then
+    the member scans). With the in-process cache (no REDIS_URL) the server's cache stays cold."""
+    from backend.accounts import service as accounts_service
+    from backend.cache import create_cache
+
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        return 0
+    cache = create_cache(redis_url)
+    try:
+        for start in range(0, len(lines), 50):
+            await asyncio.gather(
+                *(
+                    accounts_service.authenticate(token=token, secret=secret, cache=cache)
+                    for token in lines[start : start + 50]
+                )
+            )
+    finally:
+        await cache.client.aclose()
+    return len(lines)
 
 
 async def current_code(activity_id: int) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from tortoise import Tortoise, connections
 from backend.cache import Cache, create_cache
 from backend.config import Settings
 from backend.db import apply_migrations, close_db, init_db, normalize_db_url
+from backend.partybuilding import checkins
 from backend.registry import profiles, reference
 from backend.wechat.emulator import WeChatEmulator
 from miniprogram_api.app import create_app
@@ -138,6 +139,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         await _truncate_all()
         profiles._local.clear()  # the per-process half-second copies of profiles and answers
         profiles.local_answers.clear()
+        # Truncation may restart ids, and the per-process activity rules are keyed by id.
+        checkins.activity_rules.clear()
     if "cache" in request.fixturenames:
         await _clear_cache(request.getfixturevalue("cache"))
     if "emulator" in request.fixturenames:

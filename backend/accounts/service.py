@@ -89,13 +89,20 @@ async def get_or_create_user_by_ref(*, ref: str, appid: str) -> User:
     return user
 
 
-async def login(*, code: str, wechat: WeChatLogin, secret: str, ttl: timedelta) -> LoginResult:
+async def login(
+    *, code: str, wechat: WeChatLogin, secret: str, ttl: timedelta, cache: Cache | None = None
+) -> LoginResult:
     """Exchange a wx.login code for a user and a signed bearer token."""
     session_info = await wechat.code_to_session(code)
     user, created = await get_or_create_user(openid=session_info.openid, unionid=session_info.unionid)
     now = datetime.now(UTC)
     session = await AuthSession.create(id=tokens.new_session_id(), user=user, expires_at=now + ttl)
     token = tokens.issue(secret=secret, user_id=user.id, session_id=session.id, ttl=ttl, now=now)
+    if cache is not None:
+        # The mini-program logs in when it opens, usually right before the request it opened for (a
+        # check-in scan): put the session in the cache now, the way that request would on a miss
+        # (same generation protocol, so a concurrent revocation still wins).
+        await authenticate(token=token, secret=secret, cache=cache)
     return LoginResult(user=user, token=token, expires_at=session.expires_at, created=created)
 
 

@@ -16,7 +16,9 @@ import orjson
 from ..cache import Cache
 from .models import AuthSession, User
 
-ENTRY_TTL_SECONDS = 60
+# Only a bound on memory: revocation and changes go through the generation, and the entry carries
+# the session's own expiry. Long enough to cover a meeting (members open the app, then scan).
+ENTRY_TTL_SECONDS = 30 * 60
 _USER_FIELDS = (
     "id",
     "openid",

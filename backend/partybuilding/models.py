@@ -121,6 +121,10 @@ class Activity(Model):
     )
     created_by_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Incremented by every change to an activity. The check-in path keeps activities in a per-process
+    # cache and writes a check-in only while the row is still at the revision it checked against
+    # (backend/partybuilding/checkins.py), so a change reaches every process with its next scan.
+    revision = fields.IntField(default=1, db_default=1)
 
     class Meta:
         table = "party_activities"
@@ -143,8 +147,6 @@ class Checkin(Model):
     checked_in_at = fields.DatetimeField()
     distance_m = fields.FloatField(null=True)
     accuracy_m = fields.FloatField(null=True)
-    # Which request wrote the row: tells the winner of concurrent scans that it created it.
-    nonce = fields.CharField(max_length=32)
 
     class Meta:
         table = "party_checkins"

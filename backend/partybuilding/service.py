@@ -1,10 +1,10 @@
 """Branches, activities and exactly-once check-ins.
 
 A check-in is written once per (activity, member) whatever the number of scans or parallel
-requests: refusals are decided before any transaction is opened, a member already checked in gets
-the earlier record without one, and the insert itself is ``INSERT ... ON CONFLICT DO NOTHING``
-followed by a read of the row, whose nonce tells the request that wrote it. Only that request
-records the ``checkin.recorded`` event, in the same transaction.
+requests: refusals are decided in Python before anything is written, and the write is one
+``INSERT ... ON CONFLICT DO NOTHING RETURNING`` that also records the ``checkin.recorded`` event
+when, and only when, it wrote the row (checkins.py). A member already checked in gets the earlier
+record.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..registry import credit, profiles
 from ..registry import service as registry_service
 from ..registry.models import Organization
 from ..registry.regions import region_within
-from . import geofence, rotating_code
+from . import checkins, geofence, rotating_code
 from .models import (
     Activity,
     AttendanceRequest,
@@ -67,6 +67,11 @@ class RosterForbidden(Forbidden):
 class OutsideWindow(Unprocessable):
     code = "checkin.outside_window"
     message = "不在签到时间内 / Check-in is not open at this time"
+
+
+class ActivityChanged(Conflict):
+    code = "activity.changed"
+    message = "活动信息刚刚更新，请重新扫码签到 / The activity was just changed: scan again"
 
 
 class NotExpected(Unprocessable):
@@ -292,67 +297,94 @@ async def checkin_code(*, actor: User, activity_id: int, now: datetime) -> rotat
 async def check_in(
     *, activity_id: int, member: User, body: CheckinCreate, now: datetime
 ) -> tuple[Checkin, bool]:
-    """Record a member's attendance once; a second scan returns the first record."""
-    existing = await Checkin.get_or_none(activity_id=activity_id, user_id=member.id)
-    if existing is not None:
-        return existing, False
-    activity = await Activity.get_or_none(id=activity_id)
-    if activity is None:
-        raise ActivityNotFound()
-    if not (activity.checkin_opens_at <= now <= activity.checkin_closes_at):
+    """Record a member's attendance once; a second scan returns the first record.
+
+    The rules are checked in this order, the first failure refusing: the window, the code, whether
+    the member is expected, the geofence. A member already checked in gets the earlier record
+    instead of any refusal. The write itself is in ``checkins.insert``.
+    """
+    rules = await checkins.activity_rules.get(activity_id)
+    for _attempt in range(3):
+        if rules is None:
+            raise ActivityNotFound()
+        try:
+            status, distance = _admit(rules, body, now)
+        except Unprocessable as refusal:
+            earlier = await Checkin.get_or_none(activity_id=activity_id, user_id=member.id)
+            if earlier is not None:
+                return earlier, False
+            if isinstance(refusal, geofence.OutsideGeofence) and not await _is_expected(rules, member.id):
+                raise NotExpected() from refusal
+            raise
+        new = checkins.NewCheckin(
+            activity_id=rules.id,
+            user_id=member.id,
+            status=status,
+            checked_in_at=now,
+            distance_m=round(distance, 1),
+            accuracy_m=body.accuracy,
+        )
+        new_id = await checkins.insert(rules, new, _checkin_event(rules, new))
+        if new_id is not None:
+            return new.saved_as(new_id), True
+        # Nothing written: already checked in, not expected, or the activity changed meanwhile.
+        earlier = await Checkin.get_or_none(activity_id=activity_id, user_id=member.id)
+        if earlier is not None:
+            return earlier, False
+        fresh = await checkins.activity_rules.read(activity_id)
+        if fresh is not None and fresh.revision == rules.revision:
+            raise NotExpected()
+        rules = fresh
+    raise ActivityChanged()
+
+
+def _admit(
+    rules: checkins.ActivityRules, body: CheckinCreate, now: datetime
+) -> tuple[AttendanceStatus, float]:
+    """The window, the code and the geofence, checked without I/O: the status and the distance."""
+    if not (rules.checkin_opens_at <= now <= rules.checkin_closes_at):
         raise OutsideWindow(
             details={
-                "opens_at": activity.checkin_opens_at.isoformat(),
-                "closes_at": activity.checkin_closes_at.isoformat(),
+                "opens_at": rules.checkin_opens_at.isoformat(),
+                "closes_at": rules.checkin_closes_at.isoformat(),
             }
         )
     rotating_code.verify(
-        body.code,
-        secret=activity.code_secret,
-        activity_id=activity.id,
-        interval_s=activity.code_interval_s,
-        now=now,
+        body.code, secret=rules.code_secret, activity_id=rules.id, interval_s=rules.code_interval_s, now=now
     )
-    if activity.expected != Expected.OPEN and member.id not in await expected_user_ids(activity):
-        raise NotExpected()
     distance = geofence.require_inside(
-        center=(activity.latitude, activity.longitude),
-        radius_m=activity.radius_m,
+        center=(rules.latitude, rules.longitude),
+        radius_m=rules.radius_m,
         position=(body.latitude, body.longitude),
         accuracy_m=body.accuracy,
     )
-    nonce = secrets.token_hex(16)
-    status = AttendanceStatus.LATE if now > activity.late_after else AttendanceStatus.PRESENT
-    async with in_transaction():
-        await Checkin.bulk_create(
-            [
-                Checkin(
-                    activity_id=activity.id,
-                    user_id=member.id,
-                    status=status,
-                    checked_in_at=now,
-                    distance_m=round(distance, 1),
-                    accuracy_m=body.accuracy,
-                    nonce=nonce,
-                )
-            ],
-            ignore_conflicts=True,
-        )
-        checkin = await Checkin.get(activity_id=activity.id, user_id=member.id)
-        created = checkin.nonce == nonce
-        if created:
-            await events_service.record(
-                kind="checkin.recorded",
-                payload={
-                    "activity_id": activity.id,
-                    "title": activity.title,
-                    "status": status,
-                    "checked_in_at": now.isoformat(),
-                },
-                recipients=[member.id],
-                idempotency_key=f"checkin:{activity.id}:{member.id}",
-            )
-    return checkin, created
+    return (AttendanceStatus.LATE if now > rules.late_after else AttendanceStatus.PRESENT), distance
+
+
+async def _is_expected(rules: checkins.ActivityRules, user_id: int) -> bool:
+    """Whether the member is among those expected (only asked on the way to a refusal)."""
+    if rules.expected == Expected.OPEN:
+        return True
+    if rules.branch_id is None:
+        return False
+    members = BranchMember.filter(branch_id=rules.branch_id, user_id=user_id)
+    if rules.expected == Expected.GROUP:
+        members = members.filter(group_name=rules.expected_group)
+    return await members.exists()
+
+
+def _checkin_event(rules: checkins.ActivityRules, new: checkins.NewCheckin) -> checkins.NewEvent:
+    return checkins.NewEvent(
+        kind="checkin.recorded",
+        payload={
+            "activity_id": rules.id,
+            "title": rules.title,
+            "status": new.status,
+            "checked_in_at": new.checked_in_at.isoformat(),
+        },
+        recipients=[new.user_id],
+        idempotency_key=f"checkin:{rules.id}:{new.user_id}",
+    )
 
 
 # --- leave and make-up --------------------------------------------------------------------------
@@ -415,7 +447,6 @@ async def decide_request(
                         user_id=request.user_id,
                         status=AttendanceStatus.MADE_UP,
                         checked_in_at=now,
-                        nonce=secrets.token_hex(16),
                     )
                 ],
                 ignore_conflicts=True,

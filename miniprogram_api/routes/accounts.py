@@ -43,6 +43,7 @@ async def login(request: Request, body: LoginRequest) -> HTTPResponse:
         wechat=container.wechat,
         secret=container.settings.secret_key.get_secret_value(),
         ttl=timedelta(seconds=container.settings.token_ttl_seconds),
+        cache=container.cache,
     )
     return json(TokenRead(token=result.token, expires_at=result.expires_at).model_dump(mode="json"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from backend.accounts import service as accounts_service
 from backend.accounts import tokens
 from backend.accounts.models import User
 from tests.conftest import error_code, login
@@ -122,11 +123,11 @@ async def test_parallel_first_logins_create_one_user(client):
     assert await User.all().count() == 1
 
 
-async def test_admin_grants_roles_and_me_shows_them(client):
+async def test_admin_grants_roles_and_me_shows_them(client, cache):
     admin_headers = await login(client, "root")
     root = await User.get(openid__isnull=False)
-    root.is_platform_admin = True
-    await root.save()
+    # Through the service, as `gongxin grant admin` does: login put the session in the cache.
+    await accounts_service.grant_admin(user=root, actor=None, cache=cache)
     alice_headers = await login(client, "alice")
     alice_id = (await client.get("/api/v1/me", headers=alice_headers)).json()["id"]
     authority = await make_authority("440300")
@@ -148,9 +149,9 @@ async def test_admin_grants_roles_and_me_shows_them(client):
     assert roles["staff"] == [{"credit_code": org.credit_code, "organization": org.name, "role": "owner"}]
 
 
-async def test_granting_to_unknown_targets_is_404_or_422(client):
+async def test_granting_to_unknown_targets_is_404_or_422(client, cache):
     admin_headers = await login(client, "root")
-    await User.filter(openid__isnull=False).update(is_platform_admin=True)
+    await accounts_service.grant_admin(user=await User.get(openid__isnull=False), actor=None, cache=cache)
     me = (await client.get("/api/v1/me", headers=admin_headers)).json()
     unknown_user = await client.post(
         "/api/v1/admin/roles", json={"kind": "admin", "user_id": 999999}, headers=admin_headers
@@ -169,7 +170,6 @@ async def test_granting_to_unknown_targets_is_404_or_422(client):
 
 
 async def test_cached_sessions_see_revocation_and_role_changes_at_once(client, cache):
-    from backend.accounts import service as accounts_service
 
     headers = await login(client, "cached")
     first = (await client.get("/api/v1/me", headers=headers)).json()  # now cached

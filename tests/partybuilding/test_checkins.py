@@ -216,6 +216,69 @@ async def test_only_the_organizer_sees_the_code(client, world):
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
+async def test_an_outsider_beyond_the_geofence_is_told_first_that_they_are_not_expected(client, world):
+    activity = await publish(client, world)
+    code = await current_code(client, world, activity["id"])
+    response = await scan(client, await login(client, "outsider"), activity["id"], code, FAR)
+    assert (response.status_code, error_code(response)) == (422, "checkin.not_expected")
+
+
+async def test_the_event_is_written_with_the_check_in_as_the_outbox_reads_it(client, world):
+    activity = await publish(client, world)
+    code = await current_code(client, world, activity["id"])
+    response = await scan(client, world["members"]["m1"], activity["id"], code)
+    assert response.status_code == 201
+    checkin = await Checkin.get(activity_id=activity["id"])
+    event = await OutboxEvent.get(kind="checkin.recorded")
+    assert event.idempotency_key == f"checkin:{activity['id']}:{checkin.user_id}"
+    assert event.recipients == [checkin.user_id]
+    assert event.payload == {
+        "activity_id": activity["id"],
+        "title": "主题党日活动",
+        "status": "present",
+        "checked_in_at": checkin.checked_in_at.isoformat(),
+    }
+    assert (event.status, event.attempts) == ("pending", 0)
+    assert event.available_at == event.created_at == checkin.checked_in_at
+    assert response.json()["checked_in_at"] == checkin.checked_in_at.isoformat().replace("+00:00", "Z")
+
+
+async def test_a_change_to_the_activity_reaches_a_process_that_cached_it(client, world):
+    """The rules are cached per process; the revision in the insert makes the next scan see a change."""
+    activity = await publish(client, world)
+    code = await current_code(client, world, activity["id"])
+    assert (await scan(client, world["members"]["m1"], activity["id"], code)).status_code == 201
+    # Another process closes check-in (no edit endpoint yet: the row changes as one would).
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    await Activity.filter(id=activity["id"]).update(checkin_closes_at=past, revision=2)
+    refused = await scan(client, world["members"]["m2"], activity["id"], code)
+    assert (refused.status_code, error_code(refused)) == (422, "checkin.outside_window")
+    assert await Checkin.filter(activity_id=activity["id"]).count() == 1
+    assert await OutboxEvent.filter(kind="checkin.recorded").count() == 1
+
+
+async def test_a_deleted_activity_is_not_found_even_when_cached(client, world):
+    activity = await publish(client, world)
+    code = await current_code(client, world, activity["id"])
+    assert (await scan(client, world["members"]["m1"], activity["id"], code)).status_code == 201
+    await Activity.filter(id=activity["id"]).delete()
+    response = await scan(client, world["members"]["m2"], activity["id"], code)
+    assert (response.status_code, error_code(response)) == (404, "activity.not_found")
+
+
+async def test_a_member_removed_from_the_branch_after_the_rules_were_cached_is_not_expected(client, world):
+    from backend.partybuilding.models import BranchMember
+
+    activity = await publish(client, world)
+    code = await current_code(client, world, activity["id"])
+    assert (await scan(client, world["members"]["m1"], activity["id"], code)).status_code == 201
+    m2 = await user_id(client, world["members"]["m2"])
+    await BranchMember.filter(branch_id=world["branch"]["id"], user_id=m2).delete()
+    response = await scan(client, world["members"]["m2"], activity["id"], code)
+    assert (response.status_code, error_code(response)) == (422, "checkin.not_expected")
+    assert await OutboxEvent.filter(kind="checkin.recorded").count() == 1
+
+
 # --- the edges of the window and of the interval, with the clock in the test's hands -------------
 
 

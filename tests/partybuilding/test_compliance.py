@@ -93,7 +93,7 @@ async def test_a_month_with_every_meeting_is_compliant_and_carries_attendance(db
     meetings = {kind: await _meeting(branch, kind, nov) for kind in REQ}
     for user in members[:3]:
         await Checkin.create(
-            activity=meetings["general_meeting"], user=user, status="present", checked_in_at=nov, nonce="n"
+            activity=meetings["general_meeting"], user=user, status="present", checked_in_at=nov
         )
     # A meeting on the last evening of October in Beijing is an October meeting.
     await _meeting(branch, ActivityKind.THEME_DAY, datetime(2026, 10, 31, 15, 59, tzinfo=UTC))

@@ -1,0 +1,269 @@
+"""The check-in write: exactly once, in one statement, against the activity as it was checked.
+
+Everyone at a meeting scans within the same minute, so this path is built for bursts:
+
+* **Activity rules are cached per process** (``ActivityRulesCache``): the window, the code's
+  secret, the geofence. They are checked in Python with no I/O. The cache cannot serve a stale
+  rule: the insert below only writes while the activity row still has the ``revision`` the rules
+  were read at, and a write that finds another revision (or no activity) reloads and checks again.
+* **One statement writes the check-in and its event** on PostgreSQL:
+  ``WITH checkin AS (INSERT ... SELECT ... FROM party_activities ... ON CONFLICT DO NOTHING
+  RETURNING id) INSERT INTO outbox_events ... SELECT ... FROM checkin``. A single statement is its
+  own transaction: the event exists exactly when the check-in does, no transaction is left open
+  between round trips, and a duplicate does nothing and holds no lock once the statement ends.
+  Whether the member is expected (branch or group) is part of the same statement, so a membership
+  change cannot slip between the check and the write. SQLite cannot put an INSERT in a WITH: there
+  the same two inserts run in one short transaction.
+* ``RETURNING id`` tells the request that wrote the row; every other request for the same member
+  gets nothing back and reads the earlier record.
+
+The SQL is written out here rather than built by the ORM because building it was most of the cost
+of a check-in (bench/README.md, "The check-in burst"); the column lists come from the models, and
+tests/partybuilding/test_checkins.py reads what it wrote back through them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from ..events.models import OutboxEvent, OutboxStatus
+from .models import Activity, BranchMember, Checkin, Expected
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRules:
+    """What a check-in is checked against, as read at one revision of the activity."""
+
+    id: int
+    revision: int
+    title: str
+    expected: Expected
+    branch_id: int | None
+    expected_group: str | None
+    code_secret: str
+    code_interval_s: int
+    checkin_opens_at: datetime
+    checkin_closes_at: datetime
+    late_after: datetime
+    latitude: float
+    longitude: float
+    radius_m: int
+
+    @classmethod
+    def of(cls, activity: Activity) -> ActivityRules:
+        return cls(
+            id=activity.id,
+            revision=activity.revision,
+            title=activity.title,
+            expected=Expected(activity.expected),
+            branch_id=activity.branch_id,
+            expected_group=activity.expected_group,
+            code_secret=activity.code_secret,
+            code_interval_s=activity.code_interval_s,
+            checkin_opens_at=activity.checkin_opens_at,
+            checkin_closes_at=activity.checkin_closes_at,
+            late_after=activity.late_after,
+            latitude=activity.latitude,
+            longitude=activity.longitude,
+            radius_m=activity.radius_m,
+        )
+
+
+class ActivityRulesCache:
+    """Activity rules by id, in this process, the most recently used first out of ``size``.
+
+    Not a source of truth: ``insert`` checks the revision in the database, so an entry can only be
+    out of date for as long as it takes one write to notice.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, ActivityRules] = OrderedDict()
+        # One read per activity at a time on a miss: the first scans of a burst arrive together, and
+        # without this each of them would read the same row.
+        self._loading: dict[int, asyncio.Future[ActivityRules | None]] = {}
+
+    async def get(self, activity_id: int) -> ActivityRules | None:
+        rules = self._entries.get(activity_id)
+        if rules is not None:
+            self._entries.move_to_end(activity_id)
+            return rules
+        loading = self._loading.get(activity_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self.read(activity_id))
+            self._loading[activity_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(activity_id, None))
+        # shield: a caller that goes away (client disconnected) does not cancel the others' read.
+        return await asyncio.shield(loading)
+
+    async def read(self, activity_id: int) -> ActivityRules | None:
+        """Read the activity now (not joining a read in flight, which may predate a change)."""
+        activity = await Activity.get_or_none(id=activity_id)
+        if activity is None:
+            self._entries.pop(activity_id, None)
+            return None
+        rules = ActivityRules.of(activity)
+        self._entries[activity_id] = rules
+        self._entries.move_to_end(activity_id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return rules
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+activity_rules = ActivityRulesCache()
+
+
+@dataclass(frozen=True, slots=True)
+class NewCheckin:
+    activity_id: int
+    user_id: int
+    status: str
+    checked_in_at: datetime
+    distance_m: float | None
+    accuracy_m: float | None
+
+    def saved_as(self, checkin_id: int) -> Checkin:
+        """The row as written, without reading it back."""
+        return Checkin(
+            id=checkin_id,
+            activity_id=self.activity_id,
+            user_id=self.user_id,
+            status=self.status,
+            checked_in_at=self.checked_in_at,
+            distance_m=self.distance_m,
+            accuracy_m=self.accuracy_m,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    kind: str
+    payload: dict[str, Any]
+    recipients: list[int]
+    idempotency_key: str
+
+
+def _db(model: Any, field: str, value: Any) -> Any:
+    """A value as the ORM would store it in that column (JSON text, UTC datetimes)."""
+    return model._meta.fields_map[field].to_db_value(value, None)
+
+
+_CHECKIN_TABLE = Checkin._meta.db_table
+_ACTIVITY_TABLE = Activity._meta.db_table
+_MEMBER_TABLE = BranchMember._meta.db_table
+_OUTBOX_TABLE = OutboxEvent._meta.db_table
+_CHECKIN_COLUMNS = "activity_id, user_id, status, checked_in_at, distance_m, accuracy_m"
+_OUTBOX_COLUMNS = "kind, payload, recipients, idempotency_key, status, attempts, available_at, created_at"
+
+
+def _admitted(user: str, activity_id: str, revision: str) -> str:
+    """FROM/WHERE selecting the activity row only while the member may check in at this revision."""
+    # Only module constants are formatted into the SQL (table names from the models, enum values);
+    # every value is a bound parameter.
+    return (
+        f"FROM {_ACTIVITY_TABLE} a WHERE a.id = {activity_id} AND a.revision = {revision} "
+        f"AND (a.expected = '{Expected.OPEN.value}' OR EXISTS (SELECT 1 FROM {_MEMBER_TABLE} m "
+        f"WHERE m.branch_id = a.branch_id AND m.user_id = {user} "
+        f"AND (a.expected = '{Expected.BRANCH.value}' OR m.group_name = a.expected_group)))"
+    )
+
+
+# $1 activity, $2 revision, $3 user, $4 status, $5 time, $6 distance, $7 accuracy,
+# $8 event kind, $9 payload, $10 recipients, $11 idempotency key, $12 event status.
+_POSTGRES_SQL = f"""
+WITH checkin AS (
+    INSERT INTO {_CHECKIN_TABLE} ({_CHECKIN_COLUMNS})
+    SELECT a.id, $3::bigint, $4::text, $5::timestamptz, $6::float8, $7::float8
+    {_admitted("$3::bigint", "$1::bigint", "$2::int")}
+    ON CONFLICT (activity_id, user_id) DO NOTHING
+    RETURNING id
+), event AS (
+    INSERT INTO {_OUTBOX_TABLE} ({_OUTBOX_COLUMNS})
+    SELECT $8::text, $9::jsonb, $10::jsonb, $11::text, $12::text, 0, $5::timestamptz, $5::timestamptz
+    FROM checkin
+    ON CONFLICT (idempotency_key) DO NOTHING
+)
+SELECT id FROM checkin
+"""
+
+_SQLITE_CHECKIN_SQL = f"""
+INSERT INTO {_CHECKIN_TABLE} ({_CHECKIN_COLUMNS})
+SELECT a.id, :user, :status, :at, :distance, :accuracy
+{_admitted(":user", ":activity", ":revision")}
+ON CONFLICT (activity_id, user_id) DO NOTHING
+RETURNING id
+"""
+
+_SQLITE_OUTBOX_SQL = f"""
+INSERT INTO {_OUTBOX_TABLE} ({_OUTBOX_COLUMNS})
+VALUES (:kind, :payload, :recipients, :key, :status, 0, :at, :at)
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+
+async def insert(rules: ActivityRules, checkin: NewCheckin, event: NewEvent) -> int | None:
+    """Write the check-in and its event; the new check-in's id, or None when nothing was written.
+
+    Nothing is written when the member had already checked in, is not expected at the activity, or
+    the activity changed (or was deleted) since ``rules`` were read: the caller tells which.
+    """
+    at = _db(Checkin, "checked_in_at", checkin.checked_in_at)
+    payload = _db(OutboxEvent, "payload", event.payload)
+    recipients = _db(OutboxEvent, "recipients", event.recipients)
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        rows = await connection.execute_query_dict(
+            _POSTGRES_SQL,
+            [
+                rules.id,
+                rules.revision,
+                checkin.user_id,
+                checkin.status,
+                at,
+                checkin.distance_m,
+                checkin.accuracy_m,
+                event.kind,
+                payload,
+                recipients,
+                event.idempotency_key,
+                OutboxStatus.PENDING.value,
+            ],
+        )
+        return int(rows[0]["id"]) if rows else None
+    async with in_transaction() as transaction:
+        rows = await transaction.execute_query_dict(
+            _SQLITE_CHECKIN_SQL,
+            {
+                "activity": rules.id,
+                "revision": rules.revision,
+                "user": checkin.user_id,
+                "status": checkin.status,
+                "at": at,
+                "distance": checkin.distance_m,
+                "accuracy": checkin.accuracy_m,
+            },  # type: ignore[arg-type]  # sqlite3 takes named parameters as a mapping
+        )
+        if not rows:
+            return None
+        await transaction.execute_query_dict(
+            _SQLITE_OUTBOX_SQL,
+            {
+                "kind": event.kind,
+                "payload": payload,
+                "recipients": recipients,
+                "key": event.idempotency_key,
+                "status": OutboxStatus.PENDING.value,
+                "at": at,
+            },  # type: ignore[arg-type]
+        )
+        return int(rows[0]["id"])
