@@ -7,6 +7,7 @@ production refuses to start without Redis, because several processes must share 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -19,9 +20,51 @@ class Cache:
     def __init__(self, client: aioredis.Redis, *, prefix: str = "gongxin:") -> None:
         self.client = client
         self.prefix = prefix
+        # Reads waiting for the next coalesced MGET (see ``mget``), and the MGETs in flight.
+        self._pending: list[tuple[tuple[str, ...], asyncio.Future[list[Any]]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
 
     def key(self, name: str) -> str:
         return self.prefix + name
+
+    async def mget(self, *keys: str) -> list[Any]:
+        """The values of full keys (``key(name)``), None where absent.
+
+        Every ``mget`` asked in the same turn of the event loop goes to Redis as one MGET: when a
+        burst of requests arrives together (everyone at a meeting scanning at once), their session
+        lookups cost one round trip instead of one each. redis-py spends more of the CPU on a
+        command than Redis does, so this is most of the saving, not the network.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._pending.append((keys, future))
+        if len(self._pending) == 1:
+            loop.call_soon(self._send_pending)
+        return await future
+
+    def _send_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._mget_batch(batch))
+        self._sending.add(task)  # a reference, so the task is not collected half-way
+        task.add_done_callback(self._sending.discard)
+
+    async def _mget_batch(self, batch: list[tuple[tuple[str, ...], asyncio.Future[list[Any]]]]) -> None:
+        try:
+            values = await self.client.mget([key for keys, _ in batch for key in keys])
+        except Exception as exc:  # each waiting request fails as its own MGET would have
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        start = 0
+        for keys, future in batch:
+            if not future.done():  # a request that went away (client disconnected) is skipped
+                future.set_result(values[start : start + len(keys)])
+            start += len(keys)
 
     async def get_json(self, name: str) -> Any | None:
         raw = await self.client.get(self.key(name))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from backend.cache import Cache
 
 
@@ -25,3 +27,44 @@ async def test_counter_starts_expiry_on_first_hit(cache: Cache):
 
 async def test_ping_answers(cache: Cache):
     await cache.ping()
+
+
+async def test_reads_in_the_same_turn_share_one_mget_and_each_gets_its_own_values(cache: Cache, monkeypatch):
+    for i in range(6):
+        await cache.client.set(cache.key(f"m{i}"), f"v{i}")
+    sent: list[list[str]] = []
+    real_mget = cache.client.mget
+
+    async def counting_mget(keys, *args):
+        sent.append(list(keys))
+        return await real_mget(keys, *args)
+
+    monkeypatch.setattr(cache.client, "mget", counting_mget)
+    asks = [(cache.key(f"m{i}"), cache.key("absent")) for i in range(6)]
+    answers = await asyncio.gather(*(cache.mget(*keys) for keys in asks))
+    assert answers == [[f"v{i}".encode(), None] for i in range(6)]
+    assert len(sent) == 1 and len(sent[0]) == 12
+    # A later turn is a new MGET.
+    assert await cache.mget(cache.key("m0")) == [b"v0"]
+    assert len(sent) == 2
+
+
+async def test_a_failed_mget_fails_every_read_that_shared_it(cache: Cache, monkeypatch):
+    async def broken_mget(keys, *args):
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(cache.client, "mget", broken_mget)
+    results = await asyncio.gather(
+        cache.mget(cache.key("a")), cache.mget(cache.key("b")), return_exceptions=True
+    )
+    assert [type(r) for r in results] == [ConnectionError, ConnectionError]
+
+
+async def test_a_reader_that_goes_away_does_not_disturb_the_others(cache: Cache):
+    await cache.client.set(cache.key("kept"), "yes")
+    gone = asyncio.ensure_future(cache.mget(cache.key("kept")))
+    kept = asyncio.ensure_future(cache.mget(cache.key("kept")))
+    await asyncio.sleep(0)  # both are waiting for the shared MGET
+    gone.cancel()
+    assert await kept == [b"yes"]
+    assert gone.cancelled()

@@ -43,7 +43,7 @@ def _entry_key(session_id: str) -> str:
 
 async def lookup(cache: Cache, *, user_id: int, session_id: str) -> tuple[bytes, dict[str, Any] | None]:
     """(the user's current generation, the cached entry if it was built at that generation)."""
-    gen_raw, entry = await cache.client.mget(cache.key(_gen_key(user_id)), cache.key(_entry_key(session_id)))
+    gen_raw, entry = await cache.mget(cache.key(_gen_key(user_id)), cache.key(_entry_key(session_id)))
     gen = gen_raw or b"0"
     if entry is not None:
         built_at, _, payload = entry.partition(b"|")
