@@ -7,11 +7,12 @@ production refuses to start without Redis, because several processes must share 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+
+from .batching import Coalescer
 
 
 class Cache:
@@ -20,9 +21,7 @@ class Cache:
     def __init__(self, client: aioredis.Redis, *, prefix: str = "gongxin:") -> None:
         self.client = client
         self.prefix = prefix
-        # Reads waiting for the next coalesced MGET (see ``mget``), and the MGETs in flight.
-        self._pending: list[tuple[tuple[str, ...], asyncio.Future[list[Any]]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._coalesced_mget: Coalescer[tuple[str, ...], list[Any]] = Coalescer(self._mget_batch)
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -30,41 +29,20 @@ class Cache:
     async def mget(self, *keys: str) -> list[Any]:
         """The values of full keys (``key(name)``), None where absent.
 
-        Every ``mget`` asked in the same turn of the event loop goes to Redis as one MGET: when a
-        burst of requests arrives together (everyone at a meeting scanning at once), their session
-        lookups cost one round trip instead of one each. redis-py spends more of the CPU on a
-        command than Redis does, so this is most of the saving, not the network.
+        Every ``mget`` asked in the same turn of the event loop goes to Redis as one MGET
+        (backend/batching.py): when a burst of requests arrives together, their session lookups
+        cost one round trip instead of one each. redis-py spends more CPU on a command than Redis
+        does, so that is most of the saving, not the network.
         """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
-        self._pending.append((keys, future))
-        if len(self._pending) == 1:
-            loop.call_soon(self._send_pending)
-        return await future
+        return await self._coalesced_mget(keys)
 
-    def _send_pending(self) -> None:
-        batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(self._mget_batch(batch))
-        self._sending.add(task)  # a reference, so the task is not collected half-way
-        task.add_done_callback(self._sending.discard)
-
-    async def _mget_batch(self, batch: list[tuple[tuple[str, ...], asyncio.Future[list[Any]]]]) -> None:
-        try:
-            values = await self.client.mget([key for keys, _ in batch for key in keys])
-        except Exception as exc:  # each waiting request fails as its own MGET would have
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
-            raise
-        start = 0
-        for keys, future in batch:
-            if not future.done():  # a request that went away (client disconnected) is skipped
-                future.set_result(values[start : start + len(keys)])
+    async def _mget_batch(self, asks: list[tuple[str, ...]]) -> list[list[Any]]:
+        values = await self.client.mget([key for keys in asks for key in keys])
+        answers, start = [], 0
+        for keys in asks:
+            answers.append(values[start : start + len(keys)])
             start += len(keys)
+        return answers
 
     async def get_json(self, name: str) -> Any | None:
         raw = await self.client.get(self.key(name))

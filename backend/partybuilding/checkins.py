@@ -8,14 +8,19 @@ Everyone at a meeting scans within the same minute, so this path is built for bu
   were read at, and a write that finds another revision (or no activity) reloads and checks again.
 * **One statement writes the check-in and its event** on PostgreSQL:
   ``WITH checkin AS (INSERT ... SELECT ... FROM party_activities ... ON CONFLICT DO NOTHING
-  RETURNING id) INSERT INTO outbox_events ... SELECT ... FROM checkin``. A single statement is its
-  own transaction: the event exists exactly when the check-in does, no transaction is left open
-  between round trips, and a duplicate does nothing and holds no lock once the statement ends.
+  RETURNING id), event AS (INSERT INTO outbox_events ... SELECT ... FROM checkin) ...``.
+  A single statement is its own transaction: the event exists exactly when the check-in does, no
+  transaction is left open between round trips, and a duplicate does nothing and holds no lock
+  once the statement ends.
   Whether the member is expected (branch or group) is part of the same statement, so a membership
   change cannot slip between the check and the write. SQLite cannot put an INSERT in a WITH: there
   the same two inserts run in one short transaction.
 * ``RETURNING id`` tells the request that wrote the row; every other request for the same member
   gets nothing back and reads the earlier record.
+* **On PostgreSQL the check-ins of one event-loop turn share that statement** (``unnest`` of one
+  array per column, backend/batching.py): a burst arrives together, and one statement for many
+  members costs the worker about half the CPU of one each (bench/README.md). A member who appears
+  twice in a batch is sent once; the other request reads the row the first one wrote.
 
 The SQL is written out here rather than built by the ORM because building it was most of the cost
 of a check-in (bench/README.md, "The check-in burst"); the column lists come from the models, and
@@ -33,6 +38,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from ..batching import Coalescer
 from ..events.models import OutboxEvent, OutboxStatus
 from .models import Activity, BranchMember, Checkin, Expected
 
@@ -166,34 +172,43 @@ _CHECKIN_COLUMNS = "activity_id, user_id, status, checked_in_at, distance_m, acc
 _OUTBOX_COLUMNS = "kind, payload, recipients, idempotency_key, status, attempts, available_at, created_at"
 
 
-def _admitted(user: str, activity_id: str, revision: str) -> str:
-    """FROM/WHERE selecting the activity row only while the member may check in at this revision."""
+def _admitted(user: str, activity_id: str, revision: str, *, joined: str = "") -> str:
+    """FROM/WHERE selecting the activity row only while the member may check in at this revision.
+
+    ``joined``: more FROM items the values come from (the batch's ``input``).
+    """
     # Only module constants are formatted into the SQL (table names from the models, enum values);
     # every value is a bound parameter.
     return (
-        f"FROM {_ACTIVITY_TABLE} a WHERE a.id = {activity_id} AND a.revision = {revision} "
+        f"FROM {joined}{_ACTIVITY_TABLE} a WHERE a.id = {activity_id} AND a.revision = {revision} "
         f"AND (a.expected = '{Expected.OPEN.value}' OR EXISTS (SELECT 1 FROM {_MEMBER_TABLE} m "
         f"WHERE m.branch_id = a.branch_id AND m.user_id = {user} "
         f"AND (a.expected = '{Expected.BRANCH.value}' OR m.group_name = a.expected_group)))"
     )
 
 
-# $1 activity, $2 revision, $3 user, $4 status, $5 time, $6 distance, $7 accuracy,
-# $8 event kind, $9 payload, $10 recipients, $11 idempotency key, $12 event status.
+# One statement for every check-in of a batch, each row as the single-row SQLite statement would
+# write it. $1..$11 are arrays, one element per check-in; $12 the events' status.
 _POSTGRES_SQL = f"""
-WITH checkin AS (
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::timestamptz[], $6::float8[],
+        $7::float8[], $8::text[], $9::jsonb[], $10::jsonb[], $11::text[]
+    ) AS i(activity_id, revision, user_id, status, at, distance_m, accuracy_m,
+           kind, payload, recipients, idempotency_key)
+), checkin AS (
     INSERT INTO {_CHECKIN_TABLE} ({_CHECKIN_COLUMNS})
-    SELECT a.id, $3::bigint, $4::text, $5::timestamptz, $6::float8, $7::float8
-    {_admitted("$3::bigint", "$1::bigint", "$2::int")}
+    SELECT a.id, i.user_id, i.status, i.at, i.distance_m, i.accuracy_m
+    {_admitted("i.user_id", "i.activity_id", "i.revision", joined="input i, ")}
     ON CONFLICT (activity_id, user_id) DO NOTHING
-    RETURNING id
+    RETURNING id, activity_id, user_id
 ), event AS (
     INSERT INTO {_OUTBOX_TABLE} ({_OUTBOX_COLUMNS})
-    SELECT $8::text, $9::jsonb, $10::jsonb, $11::text, $12::text, 0, $5::timestamptz, $5::timestamptz
-    FROM checkin
+    SELECT i.kind, i.payload, i.recipients, i.idempotency_key, $12::text, 0, i.at, i.at
+    FROM checkin c JOIN input i ON i.activity_id = c.activity_id AND i.user_id = c.user_id
     ON CONFLICT (idempotency_key) DO NOTHING
 )
-SELECT id FROM checkin
+SELECT id, activity_id, user_id FROM checkin
 """
 
 _SQLITE_CHECKIN_SQL = f"""
@@ -211,35 +226,65 @@ ON CONFLICT (idempotency_key) DO NOTHING
 """
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    rules: ActivityRules
+    checkin: NewCheckin
+    event: NewEvent
+
+
 async def insert(rules: ActivityRules, checkin: NewCheckin, event: NewEvent) -> int | None:
     """Write the check-in and its event; the new check-in's id, or None when nothing was written.
 
     Nothing is written when the member had already checked in, is not expected at the activity, or
     the activity changed (or was deleted) since ``rules`` were read: the caller tells which.
+    On PostgreSQL the check-ins asked in the same turn of the event loop go as one statement.
     """
+    if connections.get("default").capabilities.dialect == "postgres":
+        return await _postgres_writes(_Write(rules, checkin, event))
+    return await _sqlite_insert(rules, checkin, event)
+
+
+async def _postgres_batch(writes: list[_Write]) -> list[int | None]:
+    # The same member twice in one batch (parallel scans): only the first goes into the statement,
+    # the others get None and read the first's row, committed by the time they see their answer.
+    first_of: dict[tuple[int, int], int] = {}
+    for index, write in enumerate(writes):
+        first_of.setdefault((write.rules.id, write.checkin.user_id), index)
+    sent = [writes[index] for index in sorted(first_of.values())]
+    rows = await connections.get("default").execute_query_dict(
+        _POSTGRES_SQL,
+        [
+            [w.rules.id for w in sent],
+            [w.rules.revision for w in sent],
+            [w.checkin.user_id for w in sent],
+            [w.checkin.status for w in sent],
+            [_db(Checkin, "checked_in_at", w.checkin.checked_in_at) for w in sent],
+            [w.checkin.distance_m for w in sent],
+            [w.checkin.accuracy_m for w in sent],
+            [w.event.kind for w in sent],
+            [_db(OutboxEvent, "payload", w.event.payload) for w in sent],
+            [_db(OutboxEvent, "recipients", w.event.recipients) for w in sent],
+            [w.event.idempotency_key for w in sent],
+            OutboxStatus.PENDING.value,
+        ],
+    )
+    written = {(row["activity_id"], row["user_id"]): int(row["id"]) for row in rows}
+    return [
+        written.get((w.rules.id, w.checkin.user_id))
+        if first_of[(w.rules.id, w.checkin.user_id)] == index
+        else None
+        for index, w in enumerate(writes)
+    ]
+
+
+_postgres_writes: Coalescer[_Write, int | None] = Coalescer(_postgres_batch)
+
+
+async def _sqlite_insert(rules: ActivityRules, checkin: NewCheckin, event: NewEvent) -> int | None:
     at = _db(Checkin, "checked_in_at", checkin.checked_in_at)
     payload = _db(OutboxEvent, "payload", event.payload)
     recipients = _db(OutboxEvent, "recipients", event.recipients)
-    connection = connections.get("default")
-    if connection.capabilities.dialect == "postgres":
-        rows = await connection.execute_query_dict(
-            _POSTGRES_SQL,
-            [
-                rules.id,
-                rules.revision,
-                checkin.user_id,
-                checkin.status,
-                at,
-                checkin.distance_m,
-                checkin.accuracy_m,
-                event.kind,
-                payload,
-                recipients,
-                event.idempotency_key,
-                OutboxStatus.PENDING.value,
-            ],
-        )
-        return int(rows[0]["id"]) if rows else None
     async with in_transaction() as transaction:
         rows = await transaction.execute_query_dict(
             _SQLITE_CHECKIN_SQL,
