@@ -168,7 +168,7 @@ async def get_checkin_code(request: Request, activity_id: int) -> HTTPResponse:
 @openapi.tag("party building")
 @login_required
 @json_body(CheckinCreate)
-@responds(201, CheckinRead, "Recorded now (200: the earlier record)", 400, 401, 404, 413, 422)
+@responds(201, CheckinRead, "Recorded now (200: the earlier record)", 400, 401, 404, 409, 413, 422)
 async def check_in(request: Request, activity_id: int, body: CheckinCreate) -> HTTPResponse:
     """Record the signed-in member's attendance at an activity."""
     checkin, created = await party_service.check_in(
