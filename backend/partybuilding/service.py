@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from ..accounts.models import StaffRole, User
@@ -275,14 +276,22 @@ async def get_activity(*, activity_id: int) -> Activity:
     return activity
 
 
-async def expected_user_ids(activity: Activity) -> list[int]:
-    """Who is expected: the branch, one of its groups, or nobody in particular (open)."""
-    if activity.expected == Expected.OPEN or activity.branch_id is None:
-        return []
-    query = BranchMember.filter(branch_id=activity.branch_id)
+def _expected_members(activity: Activity | checkins.ActivityRules) -> QuerySet[BranchMember] | None:
+    """The branch members an activity expects; None when it is open to any logged-in member."""
+    if activity.expected == Expected.OPEN:
+        return None
+    members = BranchMember.filter(branch_id=activity.branch_id)  # no branch: nobody
     if activity.expected == Expected.GROUP:
-        query = query.filter(group_name=activity.expected_group)
-    return [int(uid) for uid in await query.values_list("user_id", flat=True)]  # type: ignore[call-overload]
+        members = members.filter(group_name=activity.expected_group)
+    return members
+
+
+async def expected_user_ids(activity: Activity) -> list[int]:
+    """Who is expected: the branch, one of its groups, or nobody in particular (open: [])."""
+    members = _expected_members(activity)
+    if members is None or activity.branch_id is None:
+        return []
+    return [int(uid) for uid in await members.values_list("user_id", flat=True)]  # type: ignore[call-overload]
 
 
 async def checkin_code(*, actor: User, activity_id: int, now: datetime) -> rotating_code.CurrentCode:
@@ -363,14 +372,8 @@ def _admit(
 
 async def _is_expected(rules: checkins.ActivityRules, user_id: int) -> bool:
     """Whether the member is among those expected (only asked on the way to a refusal)."""
-    if rules.expected == Expected.OPEN:
-        return True
-    if rules.branch_id is None:
-        return False
-    members = BranchMember.filter(branch_id=rules.branch_id, user_id=user_id)
-    if rules.expected == Expected.GROUP:
-        members = members.filter(group_name=rules.expected_group)
-    return await members.exists()
+    members = _expected_members(rules)
+    return members is None or (rules.branch_id is not None and await members.filter(user_id=user_id).exists())
 
 
 def _checkin_event(rules: checkins.ActivityRules, new: checkins.NewCheckin) -> checkins.NewEvent:
