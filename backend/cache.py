@@ -21,7 +21,9 @@ class Cache:
     def __init__(self, client: aioredis.Redis, *, prefix: str = "gongxin:") -> None:
         self.client = client
         self.prefix = prefix
-        self._coalesced_mget: Coalescer[tuple[str, ...], list[Any]] = Coalescer(self._mget_batch)
+        self._coalesced_mget: Coalescer[tuple[str, ...], list[Any]] = Coalescer(
+            self._mget_batch, max_in_flight=1
+        )
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -29,10 +31,10 @@ class Cache:
     async def mget(self, *keys: str) -> list[Any]:
         """The values of full keys (``key(name)``), None where absent.
 
-        Every ``mget`` asked in the same turn of the event loop goes to Redis as one MGET
-        (backend/batching.py): when a burst of requests arrives together, their session lookups
-        cost one round trip instead of one each. redis-py spends more CPU on a command than Redis
-        does, so that is most of the saving, not the network.
+        Every ``mget`` asked in the same turn of the event loop, or while the previous MGET is on
+        its way, goes to Redis as one MGET (backend/batching.py): when a burst of requests arrives
+        together, their session lookups cost one round trip instead of one each. redis-py spends
+        more CPU on a command than Redis does, so that is most of the saving, not the network.
         """
         return await self._coalesced_mget(keys)
 

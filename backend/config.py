@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite://{PROJECT_ROOT / 'var' / 'gongxin.sqlite3'}"
     redis_url: str | None = None
     db_pool_max: int = Field(default=10, ge=1)
+    # Connections a server process opens at start (PostgreSQL), so that the first burst after a
+    # deploy or a quiet night does not also pay for connecting: asyncpg's own default is min = max.
+    db_pool_min: int = Field(default=10, ge=0)
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     data_encryption_key: SecretStr = SecretStr(DEV_DATA_KEY)

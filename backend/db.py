@@ -55,14 +55,34 @@ async def _release_without_reset_query(connection: Any) -> None:
     """
 
 
-def tortoise_config(database_url: str, *, pool_max: int = 10) -> dict[str, Any]:
-    """The Tortoise config dict for one database."""
+# The array types Gongxin binds as parameters (``unnest($1::bigint[], ...)`` in batched writes).
+# asyncpg knows only ``text[]`` without asking: for any other array it runs its type-introspection
+# query (about 10 ms) the first time each connection meets the type, which a cold burst paid once
+# per pool connection, on the critical path of its first requests.
+_BOUND_ARRAY_TYPES = ("bigint[]", "int[]", "float8[]", "timestamptz[]", "jsonb[]")
+
+
+async def _learn_array_types(connection: Any) -> None:
+    """Run once on each new pool connection, before it serves anything: asyncpg introspects the
+    array types here, and keeps their codecs for the connection's lifetime."""
+    casts = ", ".join(f"${n}::{name}" for n, name in enumerate(_BOUND_ARRAY_TYPES, start=1))
+    await connection.prepare(f"SELECT {casts}")
+
+
+def tortoise_config(database_url: str, *, pool_max: int = 10, pool_min: int = 1) -> dict[str, Any]:
+    """The Tortoise config dict for one database.
+
+    ``pool_min`` PostgreSQL connections are opened (and prepared) when the ORM starts, the rest on
+    demand up to ``pool_max``.
+    """
     url = normalize_db_url(database_url)
     connection: str | dict[str, Any] = url
     if url.startswith("postgres://"):
         sep = "&" if "?" in url else "?"
-        connection = expand_db_url(f"{url}{sep}maxsize={pool_max}&minsize=1")
+        pool_min = max(0, min(pool_min, pool_max))
+        connection = expand_db_url(f"{url}{sep}maxsize={pool_max}&minsize={pool_min}")
         connection["credentials"]["reset"] = _release_without_reset_query
+        connection["credentials"]["init"] = _learn_array_types
     return {
         "connections": {"default": connection},
         "apps": {
@@ -77,11 +97,12 @@ def tortoise_config(database_url: str, *, pool_max: int = 10) -> dict[str, Any]:
     }
 
 
-async def init_db(database_url: str, *, pool_max: int = 10) -> None:
+async def init_db(database_url: str, *, pool_max: int = 10, pool_min: int = 1) -> None:
     """Open the ORM's connections for this process."""
     # Tortoise 1.x keeps its state in a ContextVar of the task that called init; the server's
     # request tasks run in other contexts, so the process-wide fallback must be on.
-    await Tortoise.init(config=tortoise_config(database_url, pool_max=pool_max), _enable_global_fallback=True)
+    config = tortoise_config(database_url, pool_max=pool_max, pool_min=pool_min)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
 
 
 async def close_db() -> None:

@@ -73,6 +73,7 @@ SERVER_ENV_OVERRIDES = {
     # 12 % of the worker's time on a cheap endpoint even at LOG_LEVEL=WARNING. The ceiling's is off too.
     "ACCESS_LOG": "false",
 }
+MAX_BURST = 50_000  # --burst: members are created (and their sessions warmed) before the burst
 BURST_LIMIT_S = 60  # a burst scenario that has not finished by then is stopped and flagged
 BURST_HELPER_TIMEOUT_S = 120.0
 
@@ -656,6 +657,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--embedded", action="store_true", help="SQLite + in-process cache even if services answer"
     )
     parser.add_argument(
+        "--burst",
+        type=int,
+        default=None,
+        help="members per burst scenario (default: the scenario's own, 1,000 for checkin-burst)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="py-spy samples the worker during each measured run (bench/profiling.py)",
@@ -669,6 +676,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"duration must be 1..{MAX_DURATION} s")
     if not 0 <= args.warmup <= 10:
         parser.error("warmup must be 0..10 s")
+    if args.burst is not None and not 1 <= args.burst <= MAX_BURST:
+        parser.error(f"burst must be 1..{MAX_BURST}")
     return args
 
 
@@ -960,6 +969,7 @@ def measure_burst(
     tmp: Path,
     stamp: str,
     profiler: Profiler | None = None,
+    members: int | None = None,
 ) -> Measurement:
     """N members send the request once each (bench/checkin_burst.lua); then the database is checked.
 
@@ -968,7 +978,7 @@ def measure_burst(
     and prints its latency distribution. req/s = N / that wall time (wrk's start included).
     """
     assert scenario.burst is not None
-    count = scenario.burst
+    count = members or scenario.burst
     m = Measurement(name=scenario.name, method=scenario.method, path=scenario.path)
     m.description = scenario.description
     if scenario.target is not None:
@@ -1165,7 +1175,8 @@ def run(args: argparse.Namespace) -> int:
                 if scenario.command:
                     measured += [(scenario, m) for m in measure_command(scenario, stack, tmp)]
                 elif scenario.burst:
-                    measured.append((scenario, measure_burst(wrk, scenario, stack, tmp, stamp, profiler)))
+                    m = measure_burst(wrk, scenario, stack, tmp, stamp, profiler, args.burst)
+                    measured.append((scenario, m))
                 else:
                     m = measure_scenario(wrk, scenario, stack, tokens, values, args, tmp, profiler)
                     measured.append((scenario, m))

@@ -17,10 +17,12 @@ Everyone at a meeting scans within the same minute, so this path is built for bu
   the same two inserts run in one short transaction.
 * ``RETURNING id`` tells the request that wrote the row; every other request for the same member
   gets nothing back and reads the earlier record.
-* **On PostgreSQL the check-ins of one event-loop turn share that statement** (``unnest`` of one
-  array per column, backend/batching.py): a burst arrives together, and one statement for many
-  members costs the worker about half the CPU of one each (bench/README.md). A member who appears
-  twice in a batch is sent once; the other request reads the row the first one wrote.
+* **On PostgreSQL the check-ins asked together share that statement** (``unnest`` of one array
+  per column, backend/batching.py): a burst arrives together, and one statement for many members
+  costs the worker about half the CPU of one each (bench/README.md). One statement is on its way
+  at a time per process; the check-ins asked meanwhile go in the next (group commit), so under
+  load a statement carries tens of them. A member who appears twice in a batch is sent once; the
+  other request reads the row the first one wrote.
 
 The SQL is written out here rather than built by the ORM because building it was most of the cost
 of a check-in (bench/README.md, "The check-in burst"); the column lists come from the models, and
@@ -238,7 +240,8 @@ async def insert(rules: ActivityRules, checkin: NewCheckin, event: NewEvent) -> 
 
     Nothing is written when the member had already checked in, is not expected at the activity, or
     the activity changed (or was deleted) since ``rules`` were read: the caller tells which.
-    On PostgreSQL the check-ins asked in the same turn of the event loop go as one statement.
+    On PostgreSQL the check-ins asked together (the same loop turn, or while the previous statement
+    runs) go as one statement.
     """
     if connections.get("default").capabilities.dialect == "postgres":
         return await _postgres_writes(_Write(rules, checkin, event))
@@ -278,7 +281,7 @@ async def _postgres_batch(writes: list[_Write]) -> list[int | None]:
     ]
 
 
-_postgres_writes: Coalescer[_Write, int | None] = Coalescer(_postgres_batch)
+_postgres_writes: Coalescer[_Write, int | None] = Coalescer(_postgres_batch, max_in_flight=1)
 
 
 async def _sqlite_insert(rules: ActivityRules, checkin: NewCheckin, event: NewEvent) -> int | None:

@@ -1,0 +1,55 @@
+"""The PostgreSQL pool a server process opens: its minimum, and array types known before use."""
+
+from __future__ import annotations
+
+import pytest
+from asyncpg.connection import Connection
+from tortoise.backends.asyncpg import AsyncpgDBClient
+
+from backend.db import tortoise_config
+
+
+def test_sqlite_config_has_no_pool_settings(tmp_path):
+    config = tortoise_config(f"sqlite://{tmp_path / 'x.sqlite3'}", pool_max=5, pool_min=5)
+    assert isinstance(config["connections"]["default"], str)
+
+
+def test_pool_minimum_is_kept_within_the_maximum():
+    credentials = tortoise_config("postgres://u@h/d", pool_max=4, pool_min=9)["connections"]["default"][
+        "credentials"
+    ]
+    assert (int(credentials["minsize"]), int(credentials["maxsize"])) == (4, 4)
+
+
+async def test_a_server_pool_opens_its_minimum_and_knows_the_bound_array_types(db, on_postgres, monkeypatch):
+    if not on_postgres:
+        pytest.skip("PostgreSQL only (TEST_DATABASE_URL)")
+    introspected: list[object] = []
+    original = Connection._introspect_types
+
+    async def counting(self, *args, **kwargs):
+        introspected.append(args)
+        return await original(self, *args, **kwargs)
+
+    config = tortoise_config(db, pool_max=3, pool_min=3)["connections"]["default"]
+    # A client of its own, as Tortoise builds one from this config, beside the test run's ORM.
+    client = AsyncpgDBClient(connection_name="pool_probe", **config["credentials"])
+    await client.create_connection(with_db=True)
+    try:
+        pool = client._pool
+        opened = pool.get_size()
+        monkeypatch.setattr(Connection, "_introspect_types", counting)
+        async with pool.acquire() as conn:
+            await conn.fetch(
+                "SELECT cardinality($1::bigint[]) + cardinality($2::int[]) + cardinality($3::float8[])"
+                " + cardinality($4::timestamptz[]) + cardinality($5::jsonb[])",
+                [1],
+                [2],
+                [3.0],
+                [],
+                ['{"a": 1}'],
+            )
+    finally:
+        await client.close()
+    assert opened == 3
+    assert introspected == []
