@@ -122,6 +122,15 @@ def worker_pids(root: int) -> list[int]:
     return pids
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) the process has used so far, from /proc; None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def record(py_spy_path: str, pid: int, seconds: int, out: Path) -> Iterator[None]:
     """py-spy samples ``pid`` for ``seconds`` while the body runs (the measured wrk run)."""

@@ -962,6 +962,14 @@ def burst_helper(env: dict[str, str], *args: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def worker_cpu_ms(before: list[float | None], after: list[float | None], requests: int) -> float | None:
+    """Milliseconds of server-worker CPU per request between two readings of every worker."""
+    if not before or None in before or None in after or len(before) != len(after):
+        return None
+    used = sum(a - b for a, b in zip(after, before, strict=True))  # type: ignore[operator]
+    return round(used * 1000 / requests, 3)
+
+
 def measure_burst(
     wrk: str,
     scenario: Scenario,
@@ -1011,7 +1019,8 @@ def measure_burst(
     cmd.append(str(threads))
     done_files = [Path(f"{done_prefix}{i}") for i in range(threads)]
 
-    worker = profiling.worker_pids(stack.server.proc.pid) if profiler and profiler.py_spy else []
+    workers = profiling.worker_pids(stack.server.proc.pid)
+    worker = workers if profiler and profiler.py_spy else []
     profile_out = RESULTS_DIR / f"{stamp}.{scenario.name}.pyspy.txt"
     recording = (
         profiling.record(profiler.py_spy, worker[0], 10, profile_out)
@@ -1020,15 +1029,18 @@ def measure_burst(
     )
     say(f"  measuring {scenario.name} ({count} requests, {CONNECTIONS} connections) ...")
     wall: float | None = None
+    cpu_after: list[float | None] = []
     with recording:
         if profile_out.parent.exists() and len(worker) == 1:
             time.sleep(0.5)  # py-spy attaches before the burst starts
+        cpu_before = [profiling.cpu_seconds(pid) for pid in workers]
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             while proc.poll() is None and time.perf_counter() - started < BURST_LIMIT_S + 5:
                 if all(f.exists() for f in done_files):
                     wall = time.perf_counter() - started
+                    cpu_after = [profiling.cpu_seconds(pid) for pid in workers]
                     break
                 time.sleep(0.002)
             if proc.poll() is None:
@@ -1068,6 +1080,9 @@ def measure_burst(
         "code_valid_s": code.get("valid_s"),
         "responses": {"201": created, "other_2xx": other_2xx, "non_2xx": failed},
         "wrk_requests_rps": parsed["rps"],  # requests / wrk's own runtime (up to its interruption)
+        # The server worker's CPU (user + system, /proc) over the burst, per request: steadier than
+        # req/s on a machine whose 2 cores wrk, PostgreSQL and Redis share with the server.
+        "worker_cpu_ms_per_request": worker_cpu_ms(cpu_before, cpu_after, count) if wall else None,
         "database": verified,
     }
     if (created, other_2xx, failed) != (count, 0, 0):
@@ -1087,7 +1102,7 @@ def measure_burst(
     say(
         f"    {count} in {fmt(wall, '.3f')} s; responses 201={created} other={other_2xx + failed}; "
         f"database: {verified.get('checkins')} check-ins, {verified.get('outbox_checkin_recorded')} "
-        "checkin.recorded events"
+        f"checkin.recorded events; worker CPU {m.details['worker_cpu_ms_per_request']} ms a request"
     )
     return m
 

@@ -157,3 +157,9 @@ async def test_garbage_organization_codes_are_404_not_500(client, path):
 async def test_ids_beyond_64_bits_are_404_not_500(client, path):
     response = await client.get(path, headers=await login(client, "curious"))
     assert response.status_code == 404, response.text
+
+
+def test_log_lines_outside_a_request_carry_no_request_id():
+    from miniprogram_api.observability import current_request_id
+
+    assert current_request_id() == "-"
