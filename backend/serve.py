@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from functools import partial
 
@@ -17,7 +18,21 @@ def _app_factory() -> Sanic:
     # Each worker process builds its app from the environment, as every machine in production does.
     from miniprogram_api.app import create_app
 
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    app.after_server_start(freeze_startup_objects)
+    return app
+
+
+async def freeze_startup_objects(app: Sanic) -> None:
+    """Keep what start-up built (modules, models, routes, the OpenAPI document) out of the cyclic GC.
+
+    Those objects live as long as the process, yet every full collection walked all of them: about
+    55 ms with the worker doing nothing else, several times a minute under load, which was most of
+    a 1,000-member check-in burst's p99 and a sixth of its wall time. ``gc.freeze`` moves them to a
+    generation the collector skips, and a full collection then takes 1-2 ms (bench/README.md).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run(settings: Settings, *, workers: int | None = None) -> None:

@@ -64,3 +64,16 @@ def test_grant_to_an_unknown_authority_says_so(tmp_path: Path):
     result = gongxin("grant", "officer", "--user", "dev-alice", "--authority", "990000", db=db)
     assert result.returncode != 0
     assert "登记管理机关不存在" in result.stderr
+
+
+async def test_the_server_keeps_its_start_up_objects_out_of_the_cyclic_gc():
+    import gc
+
+    from backend.serve import freeze_startup_objects
+
+    before = gc.get_freeze_count()
+    try:
+        await freeze_startup_objects(None)  # type: ignore[arg-type]
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
