@@ -141,8 +141,8 @@ class NewCheckin:
     accuracy_m: float | None
 
     def saved_as(self, checkin_id: int) -> Checkin:
-        """The row as written, without reading it back."""
-        return Checkin(
+        """The row as written, without reading it back (built as the ORM builds a row it read)."""
+        return Checkin._init_from_db(
             id=checkin_id,
             activity_id=self.activity_id,
             user_id=self.user_id,
