@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
-import uuid
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,28 @@ from sanic.response import HTTPResponse
 REQUEST_ID_HEADER = "X-Request-ID"
 # Accept a caller's (load balancer's) id only if it is short and plain, so logs stay clean.
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class _RequestIds:
+    """32 hex digits: a random prefix drawn once per process, then a counter.
+
+    Unique across processes and machines like a uuid4, without asking the kernel for 16 random
+    bytes on every request (uuid4 was 3 % of a check-in's CPU). Ids need not be unpredictable.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a forked worker draws its own prefix
+
+    def reset(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = _RequestIds()
 
 
 class RequestIdFilter(logging.Filter):
@@ -95,7 +119,7 @@ def request_id_of(request: Request) -> str:
     request_id: str | None = getattr(request.ctx, "request_id", None)
     if request_id is None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _ACCEPTABLE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _ACCEPTABLE_ID.match(incoming) else _request_ids.next()
         request.ctx.request_id = request_id
     return request_id
 
