@@ -10,6 +10,7 @@ grace (for the time it takes to scan and send).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -40,6 +41,9 @@ class CurrentCode:
     interval_s: int
 
 
+# Everyone at a meeting scans the same code: the MAC of an (activity, window) is computed once per
+# process, not once per scan. A pure function of its arguments, so nothing can go stale.
+@functools.lru_cache(maxsize=1024)
 def _mac(secret: str, activity_id: int, window: int) -> str:
     digest = hmac.new(secret.encode(), f"{activity_id}.{window}".encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
