@@ -27,8 +27,8 @@ async def freeze_startup_objects(app: Sanic) -> None:
     """Keep what start-up built (modules, models, routes, the OpenAPI document) out of the cyclic GC.
 
     Those objects live as long as the process, yet every full collection walked all of them: about
-    55 ms with the worker doing nothing else, several times a minute under load, which was most of
-    a 1,000-member check-in burst's p99 and a sixth of its wall time. ``gc.freeze`` moves them to a
+    55 ms with the worker doing nothing else, and under load one came about every 1,000 check-ins,
+    which was most of a 1,000-member burst's p99 and a fifth of its wall time. ``gc.freeze`` moves them to a
     generation the collector skips, and a full collection then takes 1-2 ms (bench/README.md).
     """
     gc.collect()
