@@ -78,10 +78,26 @@ class Cache:
         await self.client.aclose()
 
 
+REDIS_MAX_CONNECTIONS = 100  # per process; a command beyond that waits for a free connection
+REDIS_POOL_TIMEOUT_SECONDS = 2  # how long it waits before failing like an unreachable Redis
+
+
 def create_cache(redis_url: str | None, *, prefix: str = "gongxin:") -> Cache:
     """Redis at ``redis_url``, or an in-process fakeredis when it is None."""
     if redis_url:
-        client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        # BlockingConnectionPool, not the default pool: redis-py 5's default pool checks each
+        # connection it hands out (a zero-timeout read) while holding its pool-wide lock, so under
+        # load commands got their connections one event-loop turn apart: 64 concurrent reads queued
+        # for up to 600 ms behind each other. This pool checks outside its lock. (redis-py 6 does
+        # too, but arq 0.28 pins redis<6.) When all connections are busy a command waits for one.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            timeout=REDIS_POOL_TIMEOUT_SECONDS,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
+        client = aioredis.Redis.from_pool(pool)
     else:
         import fakeredis  # imported here: only the embedded mode needs it
 

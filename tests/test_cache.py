@@ -68,3 +68,42 @@ async def test_a_reader_that_goes_away_does_not_disturb_the_others(cache: Cache)
     gone.cancel()
     assert await kept == [b"yes"]
     assert gone.cancelled()
+
+
+async def test_a_connection_being_checked_does_not_hold_up_the_others(monkeypatch):
+    """redis-py 5's default pool checks a connection while holding its pool-wide lock, so one slow
+    check (one event-loop turn each, under load) queued every other command behind it."""
+    import asyncio
+    import os
+
+    import pytest
+    from redis.asyncio.connection import Connection
+
+    from backend.cache import create_cache
+
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("needs a real Redis (TEST_REDIS_URL)")
+    cache = create_cache(url, prefix="gongxin-test-pool:")
+    try:
+        await asyncio.gather(*(cache.client.ping() for _ in range(4)))  # connections exist and are open
+        release = asyncio.Event()
+        original = Connection.can_read_destructive
+        held = []
+
+        async def slow_first_check(self):
+            if not held:
+                held.append(self)
+                await release.wait()  # the first connection's check takes as long as we like
+            return await original(self)
+
+        monkeypatch.setattr(Connection, "can_read_destructive", slow_first_check)
+        first = asyncio.ensure_future(cache.client.ping())
+        await asyncio.sleep(0.01)
+        assert held
+        # While the first command's connection is being checked, others still get theirs.
+        assert await asyncio.wait_for(asyncio.gather(*(cache.client.ping() for _ in range(3))), 5)
+        release.set()
+        assert await first
+    finally:
+        await cache.close()

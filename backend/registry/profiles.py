@@ -189,9 +189,9 @@ async def get_view_bytes(
 
 
 async def _shared_view(*, cache: Cache, credit_code: str, today: date) -> tuple[bytes, dict[str, Any]] | None:
-    gen_raw, cached = await cache.client.mget(
-        cache.key(_gen_key(credit_code)), cache.key(_view_key(credit_code))
-    )
+    # Through the coalesced MGET: when a hot code's half-second local copy expires, every request
+    # in flight misses together, and they share one round trip.
+    gen_raw, cached = await cache.mget(cache.key(_gen_key(credit_code)), cache.key(_view_key(credit_code)))
     gen = gen_raw or b"0"
     if cached is not None:
         built_at, _, payload = cached.partition(b"|")

@@ -458,7 +458,7 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
     )
     # One round trip: the search generation and the cached page, which carries the generation it
     # was computed at (any organization write bumps the generation).
-    gen_raw, cached = await cache.client.mget(cache.key("org:search-gen"), key)
+    gen_raw, cached = await cache.mget(cache.key("org:search-gen"), key)
     gen = gen_raw or b"0"
     if cached is not None:
         built_at, _, page = cached.partition(b"|")
