@@ -423,20 +423,21 @@ def gongxin_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "backend.cli"]
 
 
-def run_setup_command(args: list[str], env: dict[str, str]) -> None:
-    say(f"$ {' '.join(Path(args[0]).name if i == 0 else a for i, a in enumerate(args))}")
+def run_captured(
+    args: list[str], env: dict[str, str], *, timeout: float, name: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a helper command from the repository root, its output captured; BenchError on timeout."""
     try:
-        done = subprocess.run(
-            args,
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=SETUP_COMMAND_TIMEOUT_S,
-            check=False,
+        return subprocess.run(
+            args, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"{' '.join(args)} took longer than {SETUP_COMMAND_TIMEOUT_S:.0f} s") from exc
+        raise BenchError(f"{name}: no answer in {timeout:.0f} s") from exc
+
+
+def run_setup_command(args: list[str], env: dict[str, str]) -> None:
+    say(f"$ {' '.join(Path(args[0]).name if i == 0 else a for i, a in enumerate(args))}")
+    done = run_captured(args, env, timeout=SETUP_COMMAND_TIMEOUT_S, name=" ".join(args))
     for line in done.stdout.strip().splitlines()[-3:]:
         say(f"  {line}")
     if done.returncode != 0:
@@ -945,18 +946,7 @@ def measure_scenario(
 def burst_helper(env: dict[str, str], *args: str) -> dict[str, Any]:
     """bench/checkin_data.py in the server's environment (its database and SECRET_KEY); its JSON."""
     command = [sys.executable, str(BENCH_DIR / "checkin_data.py"), *args]
-    try:
-        done = subprocess.run(
-            command,
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=BURST_HELPER_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"checkin_data.py {args[0]}: no answer in {BURST_HELPER_TIMEOUT_S:.0f} s") from exc
+    done = run_captured(command, env, timeout=BURST_HELPER_TIMEOUT_S, name=f"checkin_data.py {args[0]}")
     if done.returncode != 0:
         raise BenchError(f"checkin_data.py {args[0]} exited {done.returncode}: {done.stderr.strip()[-300:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -66,22 +66,8 @@ class ActivityRules:
 
     @classmethod
     def of(cls, activity: Activity) -> ActivityRules:
-        return cls(
-            id=activity.id,
-            revision=activity.revision,
-            title=activity.title,
-            expected=Expected(activity.expected),
-            branch_id=activity.branch_id,
-            expected_group=activity.expected_group,
-            code_secret=activity.code_secret,
-            code_interval_s=activity.code_interval_s,
-            checkin_opens_at=activity.checkin_opens_at,
-            checkin_closes_at=activity.checkin_closes_at,
-            late_after=activity.late_after,
-            latitude=activity.latitude,
-            longitude=activity.longitude,
-            radius_m=activity.radius_m,
-        )
+        # Every field is the activity's attribute of the same name (``expected`` already an enum).
+        return cls(**{f.name: getattr(activity, f.name) for f in fields(cls)})
 
 
 class ActivityRulesCache:

@@ -19,8 +19,9 @@ Cache protocol (one Redis round trip on a hit, a change visible everywhere at on
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -39,11 +40,42 @@ from .models import (
 VIEW_TTL_SECONDS = 3600
 LOCAL_TTL_SECONDS = 0.5
 LOCAL_MAX_ENTRIES = 10_000
-# credit code -> (monotonic expiry, organization JSON, meta)
-_local: dict[str, tuple[float, bytes, dict[str, Any]]] = {}
-# (scanned URL, Unix second) -> (monotonic expiry, verification answer): the answer of the same
-# scan within the same second (its checked_at has second precision) and the same half second.
-local_answers: dict[tuple[str, int], tuple[float, bytes]] = {}
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class LocalCopies(Generic[K, V]):
+    """This process's copies of what it read, each kept for ``LOCAL_TTL_SECONDS``.
+
+    Bounded crudely but safely: at ``LOCAL_MAX_ENTRIES`` every copy is dropped (they live half a
+    second anyway).
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[K, tuple[float, V]] = {}  # key -> (monotonic expiry, value)
+
+    def get(self, key: K) -> V | None:
+        entry = self.entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key: K, value: V) -> None:
+        if len(self.entries) >= LOCAL_MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[key] = (time.monotonic() + LOCAL_TTL_SECONDS, value)
+
+    def pop(self, key: K) -> None:
+        self.entries.pop(key, None)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+# credit code -> (organization JSON, meta)
+_local: LocalCopies[str, tuple[bytes, dict[str, Any]]] = LocalCopies()
+# (scanned URL, Unix second) -> verification answer: the answer of the same scan within the same
+# second (its checked_at has second precision) and the same half second.
+local_answers: LocalCopies[tuple[str, int], bytes] = LocalCopies()
 
 
 class OrganizationNotFound(NotFound):
@@ -176,15 +208,12 @@ async def get_view_bytes(
     *, cache: Cache, credit_code: str, today: date
 ) -> tuple[bytes, dict[str, Any]] | None:
     """The cached view as (organization JSON bytes, meta), building it on a miss; None if unknown."""
-    now = time.monotonic()
     local = _local.get(credit_code)
-    if local is not None and local[0] > now:
-        return local[1], local[2]
+    if local is not None:
+        return local
     found = await _shared_view(cache=cache, credit_code=credit_code, today=today)
     if found is not None:
-        if len(_local) >= LOCAL_MAX_ENTRIES:
-            _local.clear()  # crude but bounded: entries live half a second anyway
-        _local[credit_code] = (now + LOCAL_TTL_SECONDS, *found)
+        _local.put(credit_code, found)
     return found
 
 
@@ -210,7 +239,7 @@ async def _shared_view(*, cache: Cache, credit_code: str, today: date) -> tuple[
 
 async def invalidate(*, cache: Cache, credit_code: str) -> None:
     """Make every process rebuild the view on its next read. Call after the write commits."""
-    _local.pop(credit_code, None)
+    _local.pop(credit_code)
     local_answers.clear()
     await cache.client.incr(cache.key(_gen_key(credit_code)))
     await cache.client.incr(cache.key("org:search-gen"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -248,12 +247,10 @@ async def verify(*, url: str, public_base_url: str, cache: Cache, keyring: KeyRi
     """The verification answer for a scanned URL, as JSON bytes."""
     key = (url, int(now.timestamp()))
     remembered = profiles.local_answers.get(key)
-    if remembered is not None and remembered[0] > time.monotonic():
-        return remembered[1]
+    if remembered is not None:
+        return remembered
     body = await _answer(url=url, public_base_url=public_base_url, cache=cache, keyring=keyring, now=now)
-    if len(profiles.local_answers) >= profiles.LOCAL_MAX_ENTRIES:
-        profiles.local_answers.clear()
-    profiles.local_answers[key] = (time.monotonic() + profiles.LOCAL_TTL_SECONDS, body)
+    profiles.local_answers.put(key, body)
     return body
 
 

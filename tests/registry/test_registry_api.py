@@ -516,16 +516,16 @@ async def test_change_by_one_process_shows_in_another_within_a_second(db, cache,
         return orjson.loads(body)["verdict"]
 
     assert await other_process_verdict() == "good_standing"
-    stale = profiles._local[code]
+    stale = profiles._local.entries[code]
     await client.post(
         f"/api/v1/orgs/{code}/status", json={"status": "deregistered", **REASON}, headers=setup["nanshan"]
     )
     # The writing process dropped its own copy; the other one still has its copy for at most
     # LOCAL_TTL_SECONDS, then reads the new generation from Redis.
-    profiles._local[code] = stale
+    profiles._local.entries[code] = stale
     await asyncio.sleep(profiles.LOCAL_TTL_SECONDS + 0.05)
     assert await other_process_verdict() == "not_in_good_standing"
-    profiles._local.pop(code, None)
+    profiles._local.pop(code)
     assert await other_process_verdict() == "not_in_good_standing"
     assert (await Organization.get(credit_code=code)).record_version >= 2
 
