@@ -1008,6 +1008,8 @@ def measure_burst(
     cmd += ["-s", str(BENCH_DIR / "checkin_burst.lua"), url, "--", str(tokens_file), body, done_prefix]
     cmd.append(str(threads))
     done_files = [Path(f"{done_prefix}{i}") for i in range(threads)]
+    for stale in done_files:  # an earlier burst's, which would end this one before it starts
+        stale.unlink(missing_ok=True)
 
     workers = profiling.worker_pids(stack.server.proc.pid)
     worker = workers if profiler and profiler.py_spy else []

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sanic import Request
-from sanic.exceptions import BadRequest as SanicBadRequest
 from sanic_ext import openapi
 from sanic_ext.extensions.openapi.builders import OperationStore, SpecificationBuilder
 
@@ -64,18 +63,21 @@ def responds(status: int, model: type[BaseModel] | None, description: str = "OK"
 
 
 def parse_body(request: Request, model: type[M]) -> M:
-    """Parse the request's JSON body into ``model``: 400 if it is not JSON, 422 if it breaks the schema."""
-    try:
-        data = request.json
-    except SanicBadRequest as exc:
-        raise BadRequest(
-            "请求体不是有效的 JSON / The body is not valid JSON", code="request.malformed_json"
-        ) from exc
-    if data is None:
+    """Parse the request's JSON body into ``model``: 400 if it is not JSON, 422 if it breaks the schema.
+
+    Pydantic reads the bytes itself (one pass in Rust, instead of ``json.loads`` and then a walk over
+    the Python objects): every JSON route pays for this.
+    """
+    raw = request.body
+    if not raw or raw.strip() in (b"", b"null"):
         raise BadRequest("缺少 JSON 请求体 / A JSON body is required", code="request.body_missing")
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
+            raise BadRequest(
+                "请求体不是有效的 JSON / The body is not valid JSON", code="request.malformed_json"
+            ) from exc
         raise Unprocessable(details=validation_details(exc)) from exc
 
 

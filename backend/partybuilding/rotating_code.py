@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from ..errors import Unprocessable
 
@@ -61,15 +61,26 @@ def current(*, secret: str, activity_id: int, interval_s: int, now: datetime) ->
 
 def verify(code: str, *, secret: str, activity_id: int, interval_s: int, now: datetime) -> None:
     """Accept the code of the current interval, or of the previous one within the grace period."""
+    window = _authentic_window(code, secret, activity_id)
+    if window is None:
+        raise CodeInvalid()
+    now_ts = now.timestamp()
+    if window > int(now_ts) // interval_s:  # from the future: clocks disagree by more than an interval
+        raise CodeInvalid()
+    window_end_ts = (window + 1) * interval_s
+    if now_ts > window_end_ts + GRACE_SECONDS:
+        raise CodeExpired(details={"expired_at": datetime.fromtimestamp(window_end_ts, UTC).isoformat()})
+
+
+# Like ``_mac``, a pure function of its arguments, cached because a whole meeting sends the same code.
+# Codes that fail are cached too: junk can only push real codes out (they are then checked again).
+@functools.lru_cache(maxsize=1024)
+def _authentic_window(code: str, secret: str, activity_id: int) -> int | None:
+    """The window an authentic code of this activity names; None for any other text."""
     match = _CODE.match(code.strip())
     if match is None or int(match.group(1)) != activity_id:
-        raise CodeInvalid()
+        return None
     window = int(match.group(2))
     if not hmac.compare_digest(match.group(3), _mac(secret, activity_id, window)):
-        raise CodeInvalid()
-    now_window = int(now.timestamp()) // interval_s
-    window_end = datetime.fromtimestamp((window + 1) * interval_s, UTC)
-    if window > now_window:  # from the future: clocks disagree by more than an interval
-        raise CodeInvalid()
-    if now > window_end + timedelta(seconds=GRACE_SECONDS):
-        raise CodeExpired(details={"expired_at": window_end.isoformat()})
+        return None
+    return window
