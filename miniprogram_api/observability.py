@@ -133,7 +133,8 @@ def current_request_id() -> str:
     return request_id_of(request)
 
 
-async def add_request_id_header(request: Request, response: HTTPResponse) -> None:
+def add_request_id_header(request: Request, response: HTTPResponse) -> None:
+    # A plain function: Sanic calls middleware that returns no awaitable without a coroutine to drive.
     response.headers[REQUEST_ID_HEADER] = request_id_of(request)
 
 

@@ -29,6 +29,7 @@ from backend.registry import qrimage
 
 from ..auth import login_required
 from ..openapi import json_body, responds
+from ..responses import json_bytes
 
 bp = Blueprint("partybuilding", url_prefix="/")
 WRITES = (400, 401, 403, 404, 409, 413, 422)
@@ -65,13 +66,14 @@ def _activity(a: Activity) -> dict[str, Any]:
 
 
 def _checkin(c: Checkin) -> dict[str, Any]:
-    return CheckinRead(
-        activity_id=c.activity_id,
-        user_id=c.user_id,
-        status=c.status,
-        checked_in_at=c.checked_in_at,
-        distance_m=c.distance_m,
-    ).model_dump(mode="json")
+    """A check-in as ``CheckinRead`` describes it, as plain data (the check-in burst's answer)."""
+    return {
+        "activity_id": c.activity_id,
+        "user_id": c.user_id,
+        "status": c.status.value,
+        "checked_in_at": c.checked_in_at,
+        "distance_m": c.distance_m,
+    }
 
 
 @bp.post("/orgs/<code:str>/branches")
@@ -174,7 +176,7 @@ async def check_in(request: Request, activity_id: int, body: CheckinCreate) -> H
     checkin, created = await party_service.check_in(
         activity_id=activity_id, member=request.ctx.user, body=body, now=_now()
     )
-    return json(_checkin(checkin), status=201 if created else 200)
+    return json_bytes(_checkin(checkin), status=201 if created else 200)
 
 
 async def _request(
