@@ -57,9 +57,8 @@ def create_app(
 
     errors.register(app)
 
-    # The request middleware are plain functions (no I/O): Sanic then runs them without a coroutine.
     @app.on_request
-    def enforce_body_limit(request: Request) -> None:
+    async def enforce_body_limit(request: Request) -> None:
         # Sanic's own server stops bodies over REQUEST_MAX_SIZE while reading them; the per-route
         # limit (1 MiB for JSON unless a route declares ctx_body_limit) is checked here, and also
         # under ASGI, where the body arrives whole.
@@ -70,7 +69,7 @@ def create_app(
     observability.register(app)
 
     @app.on_request
-    def reject_ids_beyond_bigint(request: Request) -> None:
+    async def reject_ids_beyond_bigint(request: Request) -> None:
         # Ids are 64-bit in the database; a larger number in a path names nothing (and would make
         # the driver raise), so it is a plain 404.
         for value in (request.match_info or {}).values():

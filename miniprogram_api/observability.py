@@ -133,8 +133,7 @@ def current_request_id() -> str:
     return request_id_of(request)
 
 
-def add_request_id_header(request: Request, response: HTTPResponse) -> None:
-    # A plain function: Sanic calls middleware that returns no awaitable without a coroutine to drive.
+async def add_request_id_header(request: Request, response: HTTPResponse) -> None:
     response.headers[REQUEST_ID_HEADER] = request_id_of(request)
 
 
