@@ -6,7 +6,6 @@ row named by ``sid`` is what makes a token revocable (logout, an admin's revocat
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hmac
 import secrets
@@ -87,8 +86,13 @@ _ISSUED_HEADER = jwt.encode({}, "k" * 32, algorithm=ALGORITHM).partition(".")[0]
 _ISSUED_CLAIMS = frozenset({"iss", "sub", "sid", "iat", "exp"})
 
 
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = str.maketrans("-_", "+/")
+
+
 def _unbase64url(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    # binascii directly: the base64 module's urlsafe wrappers are three Python calls deep.
+    return binascii.a2b_base64(segment.translate(_FROM_URLSAFE) + "=" * (-len(segment) % 4))
 
 
 def _accept_as_issued(secret: str, token: str) -> TokenClaims | None:
@@ -97,14 +101,15 @@ def _accept_as_issued(secret: str, token: str) -> TokenClaims | None:
     # the signature: a body the signature covers is exactly one ``issue`` wrote (with this secret).
     if not token.isascii():
         return None
-    header, _, rest = token.partition(".")
-    body, _, signature = rest.partition(".")
-    if header != _ISSUED_HEADER or not signature or "." in signature:
+    signed, _, signature = token.rpartition(".")
+    header, _, body = signed.partition(".")
+    if header != _ISSUED_HEADER or not body or "." in body:
         return None
-    digest = hmac.digest(secret.encode(), f"{header}.{body}".encode("ascii"), "sha256")
+    digest = hmac.digest(secret.encode(), signed.encode(), "sha256")
     # Compared as text: a signature spelled differently (its last character's spare bits) is
     # refused, as PyJWT refuses it.
-    if not hmac.compare_digest(signature, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")):
+    expected = binascii.b2a_base64(digest, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+    if not hmac.compare_digest(signature.encode(), expected):
         return None
     try:
         payload = orjson.loads(_unbase64url(body))

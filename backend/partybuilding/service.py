@@ -305,7 +305,7 @@ async def checkin_code(*, actor: User, activity_id: int, now: datetime) -> rotat
 
 async def check_in(
     *, activity_id: int, member: User, body: CheckinCreate, now: datetime
-) -> tuple[Checkin, bool]:
+) -> tuple[Checkin | checkins.NewCheckin, bool]:
     """Record a member's attendance once; a second scan returns the first record.
 
     The rules are checked in this order, the first failure refusing: the window, the code, whether

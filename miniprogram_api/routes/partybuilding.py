@@ -13,6 +13,7 @@ from sanic_ext import openapi
 
 from backend.partybuilding import compliance
 from backend.partybuilding import service as party_service
+from backend.partybuilding.checkins import NewCheckin
 from backend.partybuilding.models import Activity, Checkin
 from backend.partybuilding.schemas import (
     ActivityCreate,
@@ -65,7 +66,7 @@ def _activity(a: Activity) -> dict[str, Any]:
     }
 
 
-def _checkin(c: Checkin) -> dict[str, Any]:
+def _checkin(c: Checkin | NewCheckin) -> dict[str, Any]:
     """A check-in as ``CheckinRead`` describes it, as plain data (the check-in burst's answer)."""
     return {
         "activity_id": c.activity_id,
