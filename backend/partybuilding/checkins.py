@@ -17,8 +17,8 @@ Everyone at a meeting scans within the same minute, so this path is built for bu
   the same two inserts run in one short transaction.
 * ``RETURNING id`` tells the request that wrote the row; every other request for the same member
   gets nothing back and reads the earlier record.
-* **On PostgreSQL the check-ins asked together share that statement** (``unnest`` of one array
-  per column, backend/batching.py): a burst arrives together, and one statement for many members
+* **On PostgreSQL the check-ins asked together share that statement** (the batch as one
+  JSON parameter read by ``jsonb_to_recordset``, backend/batching.py): a burst arrives together, and one statement for many members
   costs the worker about half the CPU of one each (bench/README.md). One statement is on its way
   at a time per process; the check-ins asked meanwhile go in the next (group commit), so under
   load a statement carries tens of them. A member who appears twice in a batch is sent once; the
@@ -35,10 +35,10 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
+import orjson
 from tortoise import connections
-from tortoise.fields import JSONField
 from tortoise.transactions import in_transaction
 
 from ..batching import Coalescer
@@ -152,10 +152,6 @@ def _db(model: Any, field: str, value: Any) -> Any:
     return model._meta.fields_map[field].to_db_value(value, None)
 
 
-# The ORM's own encoder for the outbox's JSON columns, taken once: ``_db`` would find the field and
-# validate on every row, and a batch is written while the members it holds wait.
-_outbox_json = cast(JSONField[Any], OutboxEvent._meta.fields_map["payload"]).encoder
-
 _CHECKIN_TABLE = Checkin._meta.db_table
 _ACTIVITY_TABLE = Activity._meta.db_table
 _MEMBER_TABLE = BranchMember._meta.db_table
@@ -180,14 +176,15 @@ def _admitted(user: str, activity_id: str, revision: str, *, joined: str = "") -
 
 
 # One statement for every check-in of a batch, each row as the single-row SQLite statement would
-# write it. $1..$11 are arrays, one element per check-in; $12 the events' status.
+# write it. $1 is the batch as one JSON array of rows: asyncpg would encode eleven arrays element by
+# element, with an abstract-class check on each, in the time the members of the batch wait. $2 is
+# the events' status.
 _POSTGRES_SQL = f"""
 WITH input AS (
-    SELECT * FROM unnest(
-        $1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::timestamptz[], $6::float8[],
-        $7::float8[], $8::text[], $9::jsonb[], $10::jsonb[], $11::text[]
-    ) AS i(activity_id, revision, user_id, status, at, distance_m, accuracy_m,
-           kind, payload, recipients, idempotency_key)
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
+        activity_id bigint, revision int, user_id bigint, status text, at timestamptz,
+        distance_m float8, accuracy_m float8, kind text, payload jsonb, recipients jsonb,
+        idempotency_key text)
 ), checkin AS (
     INSERT INTO {_CHECKIN_TABLE} ({_CHECKIN_COLUMNS})
     SELECT a.id, i.user_id, i.status, i.at, i.distance_m, i.accuracy_m
@@ -196,7 +193,7 @@ WITH input AS (
     RETURNING id, activity_id, user_id
 ), event AS (
     INSERT INTO {_OUTBOX_TABLE} ({_OUTBOX_COLUMNS})
-    SELECT i.kind, i.payload, i.recipients, i.idempotency_key, $12::text, 0, i.at, i.at
+    SELECT i.kind, i.payload, i.recipients, i.idempotency_key, $2::text, 0, i.at, i.at
     FROM checkin c JOIN input i ON i.activity_id = c.activity_id AND i.user_id = c.user_id
     ON CONFLICT (idempotency_key) DO NOTHING
 )
@@ -245,22 +242,24 @@ async def _postgres_batch(writes: list[_Write]) -> list[int | None]:
     for index, write in enumerate(writes):
         first_of.setdefault((write.rules.id, write.checkin.user_id), index)
     sent = [writes[index] for index in sorted(first_of.values())]
+    batch = [
+        {
+            "activity_id": w.rules.id,
+            "revision": w.rules.revision,
+            "user_id": w.checkin.user_id,
+            "status": w.checkin.status,
+            "at": w.checkin.checked_in_at,  # aware; orjson writes the offset
+            "distance_m": w.checkin.distance_m,
+            "accuracy_m": w.checkin.accuracy_m,
+            "kind": w.event.kind,
+            "payload": w.event.payload,
+            "recipients": w.event.recipients,
+            "idempotency_key": w.event.idempotency_key,
+        }
+        for w in sent
+    ]
     rows = await connections.get("default").execute_query_dict(
-        _POSTGRES_SQL,
-        [
-            [w.rules.id for w in sent],
-            [w.rules.revision for w in sent],
-            [w.checkin.user_id for w in sent],
-            [w.checkin.status for w in sent],
-            [w.checkin.checked_in_at for w in sent],  # aware: asyncpg sends it as timestamptz
-            [w.checkin.distance_m for w in sent],
-            [w.checkin.accuracy_m for w in sent],
-            [w.event.kind for w in sent],
-            [_outbox_json(w.event.payload) for w in sent],
-            [_outbox_json(w.event.recipients) for w in sent],
-            [w.event.idempotency_key for w in sent],
-            OutboxStatus.PENDING.value,
-        ],
+        _POSTGRES_SQL, [orjson.dumps(batch).decode(), OutboxStatus.PENDING.value]
     )
     written = {(row["activity_id"], row["user_id"]): int(row["id"]) for row in rows}
     return [
