@@ -10,7 +10,7 @@ from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 from backend import bootstrap
 from backend.cache import Cache
 from backend.config import Settings, load_settings
-from backend.errors import NotFound, PayloadTooLarge
+from backend.errors import PayloadTooLarge
 
 from . import errors, observability
 from .routes import accounts, admin, health, officer, pages, partybuilding, registry
@@ -24,6 +24,13 @@ donation disclosure and notifications, for a WeChat mini-program.
 Every error has the shape `{"error": {"code", "message", "details"}}` (schema `ErrorBody`).
 Authenticate with `Authorization: Bearer <token>` from `POST /api/v1/auth/login`.
 """
+
+
+def _id_in_range(value: str) -> int:
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(f"{value[:40]} is beyond 64 bits")
+    return number
 
 
 def create_app(
@@ -68,13 +75,10 @@ def create_app(
 
     observability.register(app)
 
-    @app.on_request
-    async def reject_ids_beyond_bigint(request: Request) -> None:
-        # Ids are 64-bit in the database; a larger number in a path names nothing (and would make
-        # the driver raise), so it is a plain 404.
-        for value in (request.match_info or {}).values():
-            if isinstance(value, int) and not -(2**63) <= value < 2**63:
-                raise NotFound(details={"id": str(value)[:40]})
+    # Ids are 64-bit in the database: a larger number in a path names nothing (and would make the
+    # driver raise), so the router itself refuses it with a plain 404. In the router rather than a
+    # middleware: every request would run the middleware, only routes with an id run this.
+    app.router.register_pattern("int", _id_in_range, r"^-?\d+$")
 
     app.blueprint(health.bp)
     app.blueprint(pages.bp)

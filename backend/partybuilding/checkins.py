@@ -17,12 +17,13 @@ Everyone at a meeting scans within the same minute, so this path is built for bu
   the same two inserts run in one short transaction.
 * ``RETURNING id`` tells the request that wrote the row; every other request for the same member
   gets nothing back and reads the earlier record.
-* **On PostgreSQL the check-ins asked together share that statement** (the batch as one
-  JSON parameter read by ``jsonb_to_recordset``, backend/batching.py): a burst arrives together, and one statement for many members
-  costs the worker about half the CPU of one each (bench/README.md). One statement is on its way
-  at a time per process; the check-ins asked meanwhile go in the next (group commit), so under
-  load a statement carries tens of them. A member who appears twice in a batch is sent once; the
-  other request reads the row the first one wrote.
+* **On PostgreSQL the check-ins asked together share that statement** (the batch as one JSON
+  parameter read by ``jsonb_to_recordset``, backend/batching.py): a burst arrives together, and
+  one statement for many members costs the worker about half the CPU of one each
+  (bench/README.md). One statement is on its way at a time per process; the check-ins asked
+  meanwhile go in the next (group commit), so under load a statement carries tens of them. A
+  member who appears twice in a batch is sent once; the other request reads the row the first
+  one wrote.
 
 The SQL is written out here rather than built by the ORM because building it was most of the cost
 of a check-in (bench/README.md, "The check-in burst"); the column lists come from the models, and
