@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sanic import Blueprint, Request, Sanic
+from sanic import Blueprint, Sanic
 from sanic_ext import Extend
 from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
@@ -10,9 +10,8 @@ from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 from backend import bootstrap
 from backend.cache import Cache
 from backend.config import Settings, load_settings
-from backend.errors import PayloadTooLarge
 
-from . import errors, observability
+from . import errors, headers, observability
 from .routes import accounts, admin, health, officer, pages, partybuilding, registry
 
 API_PREFIX = "/api/v1"
@@ -38,6 +37,7 @@ def create_app(
 ) -> Sanic:
     """Build the app. ``cache`` lets tests share one in-process cache with the code under test."""
     settings = settings or load_settings()
+    headers.install()
     app = Sanic(
         name,
         log_config=observability.logging_config(fmt=settings.log_format, level=settings.log_level),
@@ -63,15 +63,6 @@ def create_app(
     app.ext.openapi.add_security_scheme("bearer", "http", bearer_format="JWT")
 
     errors.register(app)
-
-    @app.on_request
-    async def enforce_body_limit(request: Request) -> None:
-        # Sanic's own server stops bodies over REQUEST_MAX_SIZE while reading them; the per-route
-        # limit (1 MiB for JSON unless a route declares ctx_body_limit) is checked here, and also
-        # under ASGI, where the body arrives whole.
-        route_limit = getattr(request.route.ctx, "body_limit", None) if request.route else None
-        if len(request.body or b"") > (route_limit or settings.max_json_body_bytes):
-            raise PayloadTooLarge(details={"limit_bytes": route_limit or settings.max_json_body_bytes})
 
     observability.register(app)
 

@@ -32,7 +32,7 @@ from backend.registry.schemas import (
 )
 
 from ..auth import login_required
-from ..openapi import json_body, responds
+from ..openapi import json_body, require_body_within_limit, responds
 
 bp = Blueprint("officer", url_prefix="/")
 IMPORT_MAX_BYTES = 20 * 1024 * 1024
@@ -262,6 +262,7 @@ async def decide_proposal(request: Request, proposal_id: int, body: ProposalDeci
 )
 async def import_orgs(request: Request) -> HTTPResponse:
     """Import organizations from a CSV or XLSX export (the raw file as the body, or multipart 'file')."""
+    require_body_within_limit(request)
     await imports.require_importer(request.ctx.user)
     upload = request.files.get("file") if request.files else None
     data, filename = (
