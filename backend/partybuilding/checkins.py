@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -69,7 +69,14 @@ class ActivityRules:
     @classmethod
     def of(cls, activity: Activity) -> ActivityRules:
         # Every field is the activity's attribute of the same name (``expected`` already an enum).
-        return cls(**{f.name: getattr(activity, f.name) for f in fields(cls)})
+        # Datetimes in UTC, with the tzinfo the request's ``now`` has: comparing aware datetimes
+        # whose tzinfo objects differ asks both for their offsets, on every check-in.
+        values = {f.name: getattr(activity, f.name) for f in fields(cls)}
+        return cls(**{name: _in_utc(value) for name, value in values.items()})
+
+
+def _in_utc(value: Any) -> Any:
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
 class ActivityRulesCache:
