@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tortoise import Tortoise, connections
+from tortoise import Tortoise, get_connection
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -124,7 +124,7 @@ async def apply_migrations(database_url: str) -> None:
 
 async def ping_db() -> None:
     """Raise if the database cannot answer a trivial query."""
-    await connections.get("default").execute_query("SELECT 1")
+    await get_connection("default").execute_query("SELECT 1")
 
 
 def __getattr__(name: str) -> Any:

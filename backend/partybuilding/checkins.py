@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from tortoise import connections
+from tortoise import get_connection
 from tortoise.transactions import in_transaction
 
 from ..batching import Coalescer
@@ -238,7 +238,7 @@ async def insert(rules: ActivityRules, checkin: NewCheckin, event: NewEvent) -> 
     On PostgreSQL the check-ins asked together (the same loop turn, or while the previous statement
     runs) go as one statement.
     """
-    if connections.get("default").capabilities.dialect == "postgres":
+    if get_connection("default").capabilities.dialect == "postgres":
         return await _postgres_writes(_Write(rules, checkin, event))
     return await _sqlite_insert(rules, checkin, event)
 
@@ -266,7 +266,7 @@ async def _postgres_batch(writes: list[_Write]) -> list[int | None]:
         }
         for w in sent
     ]
-    rows = await connections.get("default").execute_query_dict(
+    rows = await get_connection("default").execute_query_dict(
         _POSTGRES_SQL, [orjson.dumps(batch).decode(), OutboxStatus.PENDING.value]
     )
     written = {(row["activity_id"], row["user_id"]): int(row["id"]) for row in rows}
