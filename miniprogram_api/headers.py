@@ -3,7 +3,7 @@
 Sanic strips CR, LF and NUL from every response header name and value (no header injection) with
 ``str.translate``. CPython looks each distinct character of the string up in the table and raises,
 then drops, a KeyError for each one the table leaves alone: about 2 µs for a 32-character value. A
-check-in's answer carries four headers, so eight such calls, and callgrind put them at a twentieth
+check-in's answer carries four headers, so eight such calls, and callgrind put them at 7 %
 of the whole request (bench/README.md). The replacement translates only when one of the three
 characters is there, which gives the same string for every input (tests/test_headers.py); the
 common case is three ``in`` scans in C.
