@@ -69,11 +69,13 @@ def test_grant_to_an_unknown_authority_says_so(tmp_path: Path):
 async def test_the_server_keeps_its_start_up_objects_out_of_the_cyclic_gc():
     import gc
 
-    from backend.serve import freeze_startup_objects
+    from backend.serve import GC_YOUNG_THRESHOLD, freeze_startup_objects
 
-    before = gc.get_freeze_count()
+    before, thresholds = gc.get_freeze_count(), gc.get_threshold()
     try:
         await freeze_startup_objects(None)  # type: ignore[arg-type]
         assert gc.get_freeze_count() > before
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *thresholds[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
