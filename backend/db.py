@@ -55,25 +55,12 @@ async def _release_without_reset_query(connection: Any) -> None:
     """
 
 
-# The array types Gongxin binds as parameters (``unnest($1::bigint[], ...)`` in batched writes).
-# asyncpg knows only ``text[]`` without asking: for any other array it runs its type-introspection
-# query (about 10 ms) the first time each connection meets the type, which a cold burst paid once
-# per pool connection, on the critical path of its first requests.
-_BOUND_ARRAY_TYPES = ("bigint[]", "int[]", "float8[]", "timestamptz[]", "jsonb[]")
-
-
-async def _learn_array_types(connection: Any) -> None:
-    """Run once on each new pool connection, before it serves anything: asyncpg introspects the
-    array types here, and keeps their codecs for the connection's lifetime."""
-    casts = ", ".join(f"${n}::{name}" for n, name in enumerate(_BOUND_ARRAY_TYPES, start=1))
-    await connection.prepare(f"SELECT {casts}")
-
-
 def tortoise_config(database_url: str, *, pool_max: int = 10, pool_min: int = 1) -> dict[str, Any]:
     """The Tortoise config dict for one database.
 
-    ``pool_min`` PostgreSQL connections are opened (and prepared) when the ORM starts, the rest on
-    demand up to ``pool_max``.
+    ``pool_min`` PostgreSQL connections are opened when the ORM starts, the rest on demand up to
+    ``pool_max``. The check-in batch binds only built-in types (``jsonb``, ``text``), which asyncpg
+    encodes without asking the server, so a new connection needs no warming up.
     """
     url = normalize_db_url(database_url)
     connection: str | dict[str, Any] = url
@@ -82,7 +69,6 @@ def tortoise_config(database_url: str, *, pool_max: int = 10, pool_min: int = 1)
         pool_min = max(0, min(pool_min, pool_max))
         connection = expand_db_url(f"{url}{sep}maxsize={pool_max}&minsize={pool_min}")
         connection["credentials"]["reset"] = _release_without_reset_query
-        connection["credentials"]["init"] = _learn_array_types
     return {
         "connections": {"default": connection},
         "apps": {
