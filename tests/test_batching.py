@@ -39,6 +39,23 @@ async def _turns(n: int) -> None:
         await asyncio.sleep(0)
 
 
+def _held(max_in_flight: int | None) -> tuple[Recorder, Coalescer[int, int]]:
+    """A coalescer whose batches wait, once on their way, until the test sets ``recorder.release``."""
+    recorder = Recorder()
+    recorder.release.clear()
+    return recorder, Coalescer(recorder, max_in_flight=max_in_flight)
+
+
+async def _ask_each_in_a_turn_of_its_own(
+    coalescer: Coalescer[int, int], items: list[int]
+) -> list[asyncio.Future[int]]:
+    calls = []
+    for item in items:
+        calls.append(asyncio.ensure_future(coalescer(item)))
+        await _turns(4)
+    return calls
+
+
 async def test_a_lone_call_runs_at_once_as_a_batch_of_one():
     recorder = Recorder()
     coalescer = Coalescer(recorder, max_in_flight=1)
@@ -54,16 +71,10 @@ async def test_calls_of_one_turn_share_a_batch_without_a_limit():
 
 
 async def test_calls_made_while_a_batch_is_on_its_way_leave_together_when_it_returns():
-    recorder = Recorder()
-    coalescer = Coalescer(recorder, max_in_flight=1)
-    recorder.release.clear()
-    first = asyncio.ensure_future(coalescer(1))
-    await _turns(4)
+    recorder, coalescer = _held(max_in_flight=1)
+    (first,) = await _ask_each_in_a_turn_of_its_own(coalescer, [1])
     assert recorder.batches == [[1]]  # on its way, held
-    later = []
-    for item in (2, 3, 4):  # each asked in a turn of its own
-        later.append(asyncio.ensure_future(coalescer(item)))
-        await _turns(4)
+    later = await _ask_each_in_a_turn_of_its_own(coalescer, [2, 3, 4])
     assert recorder.batches == [[1]]  # nothing more left while the first is out
     recorder.release.set()
     assert await first == 10
@@ -73,13 +84,8 @@ async def test_calls_made_while_a_batch_is_on_its_way_leave_together_when_it_ret
 
 
 async def test_without_a_limit_each_turn_sends_its_own_batch():
-    recorder = Recorder()
-    coalescer = Coalescer(recorder)
-    recorder.release.clear()
-    calls = []
-    for item in (1, 2, 3):
-        calls.append(asyncio.ensure_future(coalescer(item)))
-        await _turns(4)
+    recorder, coalescer = _held(max_in_flight=None)
+    calls = await _ask_each_in_a_turn_of_its_own(coalescer, [1, 2, 3])
     assert recorder.batches == [[1], [2], [3]]
     assert recorder.most_running == 3
     recorder.release.set()
@@ -87,13 +93,8 @@ async def test_without_a_limit_each_turn_sends_its_own_batch():
 
 
 async def test_never_more_batches_on_their_way_than_the_limit():
-    recorder = Recorder()
-    coalescer = Coalescer(recorder, max_in_flight=2)
-    recorder.release.clear()
-    calls = []
-    for item in range(6):
-        calls.append(asyncio.ensure_future(coalescer(item)))
-        await _turns(4)
+    recorder, coalescer = _held(max_in_flight=2)
+    calls = await _ask_each_in_a_turn_of_its_own(coalescer, list(range(6)))
     assert recorder.batches == [[0], [1]]
     recorder.release.set()
     assert await asyncio.gather(*calls) == [0, 10, 20, 30, 40, 50]
@@ -102,14 +103,9 @@ async def test_never_more_batches_on_their_way_than_the_limit():
 
 
 async def test_a_failed_batch_fails_its_callers_and_frees_its_place():
-    recorder = Recorder()
-    coalescer = Coalescer(recorder, max_in_flight=1)
-    recorder.release.clear()
+    recorder, coalescer = _held(max_in_flight=1)
     recorder.fail_next = True
-    failing = asyncio.ensure_future(coalescer(1))
-    await _turns(4)
-    waiting = asyncio.ensure_future(coalescer(2))
-    await _turns(4)
+    failing, waiting = await _ask_each_in_a_turn_of_its_own(coalescer, [1, 2])
     recorder.release.set()
     with pytest.raises(RuntimeError, match="batch failed"):
         await failing
@@ -119,14 +115,10 @@ async def test_a_failed_batch_fails_its_callers_and_frees_its_place():
 
 
 async def test_a_caller_that_goes_away_does_not_hold_up_the_next_batch():
-    recorder = Recorder()
-    coalescer = Coalescer(recorder, max_in_flight=1)
-    recorder.release.clear()
-    gone = asyncio.ensure_future(coalescer(1))
-    await _turns(4)
+    recorder, coalescer = _held(max_in_flight=1)
+    (gone,) = await _ask_each_in_a_turn_of_its_own(coalescer, [1])
     gone.cancel()
-    waiting = asyncio.ensure_future(coalescer(2))
-    await _turns(4)
+    (waiting,) = await _ask_each_in_a_turn_of_its_own(coalescer, [2])
     recorder.release.set()
     assert await waiting == 20
     assert gone.cancelled()

@@ -21,7 +21,9 @@ def test_pool_minimum_is_kept_within_the_maximum():
     assert (int(credentials["minsize"]), int(credentials["maxsize"])) == (4, 4)
 
 
-async def test_a_server_pool_opens_its_minimum_and_binds_the_batch_without_introspection(db, on_postgres, monkeypatch):
+async def test_a_server_pool_opens_its_minimum_and_binds_the_batch_without_introspection(
+    db, on_postgres, monkeypatch
+):
     if not on_postgres:
         pytest.skip("PostgreSQL only (TEST_DATABASE_URL)")
     introspected: list[object] = []
