@@ -20,7 +20,10 @@ export PYTHONPATH="$ROOT"
 PORT=${INSTRUCTIONS_PORT:-8471}
 DB=gongxin_instructions
 WORK=$(mktemp -d /tmp/gongxin-instructions.XXXXXX)
-trap 'kill -INT "${SERVER:-0}" 2>/dev/null || true; sleep 2; pkill -9 -f "callgrind.*gongxin-instructions" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# Only the server this script started: `kill 0` (SERVER unset, a failure before it started) would
+# signal the caller's whole process group.
+trap 'if [ -n "${SERVER:-}" ]; then kill -INT "$SERVER" 2>/dev/null || true; sleep 2; fi
+  pkill -9 -f "callgrind.*gongxin-instructions" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 export APP_ENV=development WORKERS=1 HOST=127.0.0.1 PORT="$PORT" PUBLIC_BASE_URL="http://127.0.0.1:$PORT" \
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" REDIS_URL=redis://127.0.0.1:6379/7 \
