@@ -1,4 +1,5 @@
-"""The PostgreSQL pool a server process opens: its minimum, and no type introspection on the write path."""
+"""The database a process opens: its kind (remembered), and the PostgreSQL pool (its minimum, and no
+type introspection on the write path)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import pytest
 from asyncpg.connection import Connection
 from tortoise.backends.asyncpg import AsyncpgDBClient
 
+from backend import db as database
 from backend.db import tortoise_config
+
+
+async def test_the_dialect_is_the_open_connection_s_and_is_remembered(db, on_postgres, monkeypatch):
+    expected = "postgres" if on_postgres else "sqlite"
+    assert database.dialect() == expected
+    # Remembered by init_db, not asked of Tortoise on each call (a check-in asks on every request).
+    monkeypatch.setattr(database, "get_connection", None)
+    assert database.dialect() == expected
 
 
 def test_sqlite_config_has_no_pool_settings(tmp_path):

@@ -42,6 +42,7 @@ import orjson
 from tortoise import get_connection
 from tortoise.transactions import in_transaction
 
+from .. import db
 from ..batching import Coalescer
 from ..events.models import OutboxEvent, OutboxStatus
 from .models import Activity, AttendanceStatus, BranchMember, Checkin, Expected
@@ -238,7 +239,7 @@ async def insert(rules: ActivityRules, checkin: NewCheckin, event: NewEvent) -> 
     On PostgreSQL the check-ins asked together (the same loop turn, or while the previous statement
     runs) go as one statement.
     """
-    if get_connection("default").capabilities.dialect == "postgres":
+    if db.dialect() == "postgres":
         return await _postgres_writes(_Write(rules, checkin, event))
     return await _sqlite_insert(rules, checkin, event)
 
