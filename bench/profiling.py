@@ -204,7 +204,7 @@ def _layer(frames: list[str]) -> str:
     return "other"
 
 
-def summarize(path: Path, *, seconds: int) -> dict[str, Any]:
+def summarize(path: Path, *, seconds: float) -> dict[str, Any]:
     """Busy share, layers, top self and top total functions of a py-spy raw (collapsed) file."""
     self_counts: Counter[str] = Counter()
     total_counts: Counter[str] = Counter()
