@@ -14,16 +14,20 @@ server for CPU; bench/README.md has the figures). A lone request still leaves at
 
 Nothing is kept between batches but the callers waiting for them, so there is no in-process state
 for another process to miss.
+
+``SingleFlight`` is the same idea for one value: the requests that miss it together wait for one
+load of it instead of each loading it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
+Key = TypeVar("Key", bound=Hashable)
 Result = TypeVar("Result")
 
 
@@ -88,3 +92,40 @@ class Coalescer(Generic[Item, Result]):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():  # a caller that went away (client disconnected) is skipped
                 future.set_result(result)
+
+
+class SingleFlight(Generic[Key, Result]):
+    """``await flight(key, load)``: one ``load()`` at a time per key; callers asking meanwhile share it.
+
+    For a value many requests miss at the same moment (a hot QR code's answer when its second
+    turns, an activity's rules when a burst of scans begins): without it, each of them would do the
+    same work, all at once. Like the coalescer's batches, ``load`` runs in a fresh context, so it
+    never joins a transaction that happens to be open in the first caller's, and a caller that goes
+    away (client disconnected) does not cancel it for the others. Only the calls in flight are kept.
+    """
+
+    def __init__(self) -> None:
+        self._loading: dict[Key, asyncio.Task[Result]] = {}
+
+    async def __call__(self, key: Key, load: Callable[[], Awaitable[Result]]) -> Result:
+        task = self._loading.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(_awaited(load), context=contextvars.Context())
+            self._loading[key] = task
+            task.add_done_callback(lambda done: self._landed(key, done))
+        return await asyncio.shield(task)
+
+    def forget(self) -> None:
+        """Callers from now on start their own load (what is in flight may predate a change); the
+        callers already waiting still get theirs."""
+        self._loading = {}
+
+    def _landed(self, key: Key, task: asyncio.Task[Result]) -> None:
+        if self._loading.get(key) is task:
+            del self._loading[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller that waited got it; none left, nothing to log
+
+
+async def _awaited(load: Callable[[], Awaitable[Result]]) -> Result:
+    return await load()

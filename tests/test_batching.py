@@ -1,12 +1,14 @@
-"""Coalescer: batches of what is asked together, and group commit with ``max_in_flight``."""
+"""Coalescer: batches of what is asked together, and group commit with ``max_in_flight``;
+SingleFlight: one load for the callers that miss a value together."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
-from backend.batching import Coalescer
+from backend.batching import Coalescer, SingleFlight
 
 
 class Recorder:
@@ -127,3 +129,101 @@ async def test_a_caller_that_goes_away_does_not_hold_up_the_next_batch():
 def test_the_limit_must_be_positive():
     with pytest.raises(ValueError):
         Coalescer(Recorder(), max_in_flight=0)
+
+
+# --- SingleFlight ---------------------------------------------------------------------------------
+
+
+class Loader:
+    """A load that counts its calls and waits until released."""
+
+    def __init__(self, value: str = "v") -> None:
+        self.calls = 0
+        self.value = value
+        self.release = asyncio.Event()
+        self.fail = False
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        number = self.calls
+        await self.release.wait()
+        if self.fail:
+            raise RuntimeError("load failed")
+        return f"{self.value}{number}"
+
+
+async def test_callers_that_miss_together_share_one_load():
+    flight: SingleFlight[str, str] = SingleFlight()
+    load = Loader()
+    callers = [asyncio.ensure_future(flight("k", load)) for _ in range(50)]
+    await _turns(3)
+    load.release.set()
+    assert await asyncio.gather(*callers) == ["v1"] * 50
+    assert load.calls == 1
+
+
+async def test_a_key_is_loaded_again_once_its_load_has_landed_and_keys_do_not_share():
+    flight: SingleFlight[str, str] = SingleFlight()
+    load = Loader()
+    load.release.set()
+    assert await flight("k", load) == "v1"
+    assert await flight("k", load) == "v2"
+    other = Loader("o")
+    other.release.set()
+    assert await flight("other", other) == "o1"
+
+
+async def test_a_failed_load_fails_every_caller_and_the_next_call_tries_again():
+    flight: SingleFlight[str, str] = SingleFlight()
+    load = Loader()
+    load.fail = True
+    callers = [asyncio.ensure_future(flight("k", load)) for _ in range(3)]
+    await _turns(3)
+    load.release.set()
+    results = await asyncio.gather(*callers, return_exceptions=True)
+    assert [type(r) for r in results] == [RuntimeError] * 3
+    load.fail = False
+    assert await flight("k", load) == "v2"
+
+
+async def test_a_caller_that_goes_away_does_not_cancel_the_load_for_the_others():
+    flight: SingleFlight[str, str] = SingleFlight()
+    load = Loader()
+    leaving, staying = asyncio.ensure_future(flight("k", load)), asyncio.ensure_future(flight("k", load))
+    await _turns(3)
+    leaving.cancel()
+    await _turns(3)
+    load.release.set()
+    assert await staying == "v1"
+    assert leaving.cancelled()
+
+
+async def test_after_forget_callers_start_a_load_of_their_own_and_earlier_ones_still_get_theirs():
+    flight: SingleFlight[str, str] = SingleFlight()
+    old, new, unused = Loader("old"), Loader("new"), Loader("unused")
+    before = asyncio.ensure_future(flight("k", old))
+    await _turns(3)
+    flight.forget()  # e.g. the organization changed while its answer was being worked out
+    after = asyncio.ensure_future(flight("k", new))
+    await _turns(3)
+    old.release.set()
+    assert await before == "old1"
+    # The earlier load landing did not remove the newer one: a caller now joins the newer.
+    joining = asyncio.ensure_future(flight("k", unused))
+    await _turns(3)
+    new.release.set()
+    assert await after == "new1"
+    assert unused.calls == 0  # it joined; its own load (never released) would hang it
+    assert await asyncio.wait_for(joining, 1) == "new1"
+    assert (old.calls, new.calls) == (1, 1)
+
+
+async def test_the_load_runs_outside_the_first_caller_s_context():
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="fresh")
+    marker.set("caller's")
+    flight: SingleFlight[str, str] = SingleFlight()
+
+    async def load() -> str:
+        return marker.get()
+
+    assert await flight("k", load) == "fresh"

@@ -32,7 +32,6 @@ tests/partybuilding/test_checkins.py reads what it wrote back through them.
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ from tortoise import get_connection
 from tortoise.transactions import in_transaction
 
 from .. import db
-from ..batching import Coalescer
+from ..batching import Coalescer, SingleFlight
 from ..events.models import OutboxEvent, OutboxStatus
 from .models import Activity, AttendanceStatus, BranchMember, Checkin, Expected
 
@@ -92,20 +91,14 @@ class ActivityRulesCache:
         self._entries: OrderedDict[int, ActivityRules] = OrderedDict()
         # One read per activity at a time on a miss: the first scans of a burst arrive together, and
         # without this each of them would read the same row.
-        self._loading: dict[int, asyncio.Future[ActivityRules | None]] = {}
+        self._loading: SingleFlight[int, ActivityRules | None] = SingleFlight()
 
     async def get(self, activity_id: int) -> ActivityRules | None:
         rules = self._entries.get(activity_id)
         if rules is not None:
             self._entries.move_to_end(activity_id)
             return rules
-        loading = self._loading.get(activity_id)
-        if loading is None:
-            loading = asyncio.ensure_future(self.read(activity_id))
-            self._loading[activity_id] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(activity_id, None))
-        # shield: a caller that goes away (client disconnected) does not cancel the others' read.
-        return await asyncio.shield(loading)
+        return await self._loading(activity_id, lambda: self.read(activity_id))
 
     async def read(self, activity_id: int) -> ActivityRules | None:
         """Read the activity now (not joining a read in flight, which may predate a change)."""

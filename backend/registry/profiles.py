@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
+from ..batching import SingleFlight
 from ..cache import Cache
 from ..errors import NotFound
 from . import labels
@@ -76,6 +77,13 @@ _local: LocalCopies[str, tuple[bytes, dict[str, Any]]] = LocalCopies()
 # (scanned URL, Unix second) -> verification answer: the answer of the same scan within the same
 # second (its checked_at has second precision) and the same half second.
 local_answers: LocalCopies[tuple[str, int], bytes] = LocalCopies()
+# The answers being worked out, by the same key. When a hot code's second turns, every request in
+# flight misses the remembered answer together; without this each of them checked the signature and
+# read the view again (the view's half-second copy has always expired by then, so each waited for
+# Redis too): a spike of work once a second that every request in flight waited behind.
+answers_in_flight: SingleFlight[tuple[str, int], bytes] = SingleFlight()
+# (credit code, day) -> the view being read from Redis (or built).
+_views_in_flight: SingleFlight[tuple[str, date], tuple[bytes, dict[str, Any]] | None] = SingleFlight()
 
 
 class OrganizationNotFound(NotFound):
@@ -211,10 +219,16 @@ async def get_view_bytes(
     local = _local.get(credit_code)
     if local is not None:
         return local
-    found = await _shared_view(cache=cache, credit_code=credit_code, today=today)
-    if found is not None:
-        _local.put(credit_code, found)
-    return found
+
+    async def shared() -> tuple[bytes, dict[str, Any]] | None:
+        found = await _shared_view(cache=cache, credit_code=credit_code, today=today)
+        if found is not None:
+            _local.put(credit_code, found)
+        return found
+
+    # When a hot profile's half-second copy expires, every request in flight misses it together:
+    # they share one read (and one parse of it) instead of each waiting for Redis and parsing.
+    return await _views_in_flight((credit_code, today), shared)
 
 
 async def _shared_view(*, cache: Cache, credit_code: str, today: date) -> tuple[bytes, dict[str, Any]] | None:
@@ -241,6 +255,8 @@ async def invalidate(*, cache: Cache, credit_code: str) -> None:
     """Make every process rebuild the view on its next read. Call after the write commits."""
     _local.pop(credit_code)
     local_answers.clear()
+    _views_in_flight.forget()  # a read from now on starts afresh, as does a scan's answer
+    answers_in_flight.forget()
     await cache.client.incr(cache.key(_gen_key(credit_code)))
     await cache.client.incr(cache.key("org:search-gen"))
 
