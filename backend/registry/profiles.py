@@ -55,20 +55,28 @@ class LocalCopies(Generic[K, V]):
 
     def __init__(self) -> None:
         self.entries: dict[K, tuple[float, V]] = {}  # key -> (monotonic expiry, value)
+        # Bumped by every pop and clear (a change): a value read before one is not kept after it.
+        self.changes = 0
 
     def get(self, key: K) -> V | None:
         entry = self.entries.get(key)
         return entry[1] if entry is not None and entry[0] > time.monotonic() else None
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, *, read_at: int | None = None) -> None:
+        """Keep ``value``; unless ``read_at`` (``changes`` when it began to be read) is given and a
+        change came since: then it may predate the change, and it is only returned, not kept."""
+        if read_at is not None and read_at != self.changes:
+            return
         if len(self.entries) >= LOCAL_MAX_ENTRIES:
             self.entries.clear()
         self.entries[key] = (time.monotonic() + LOCAL_TTL_SECONDS, value)
 
     def pop(self, key: K) -> None:
+        self.changes += 1
         self.entries.pop(key, None)
 
     def clear(self) -> None:
+        self.changes += 1
         self.entries.clear()
 
 
@@ -221,9 +229,10 @@ async def get_view_bytes(
         return local
 
     async def shared() -> tuple[bytes, dict[str, Any]] | None:
+        read_at = _local.changes
         found = await _shared_view(cache=cache, credit_code=credit_code, today=today)
         if found is not None:
-            _local.put(credit_code, found)
+            _local.put(credit_code, found, read_at=read_at)
         return found
 
     # When a hot profile's half-second copy expires, every request in flight misses it together:

@@ -253,8 +253,10 @@ async def verify(*, url: str, public_base_url: str, cache: Cache, keyring: KeyRi
     async def answer() -> bytes:
         # now: the first asker's. The others asked within the same second, and checked_at has
         # second precision: the answer is the one each of them would have worked out.
+        read_at = profiles.local_answers.changes
         body = await _answer(url=url, public_base_url=public_base_url, cache=cache, keyring=keyring, now=now)
-        profiles.local_answers.put(key, body)
+        # Not kept if the organization changed meanwhile (a revocation): it may have been read before.
+        profiles.local_answers.put(key, body, read_at=read_at)
         return body
 
     return await profiles.answers_in_flight(key, answer)

@@ -77,3 +77,46 @@ async def test_the_requests_that_miss_a_profile_s_local_copy_together_share_one_
     )  # type: ignore[arg-type]
     assert len(reads) == 2
     profiles._local.clear()
+
+
+async def test_a_scan_after_a_change_does_not_join_an_answer_begun_before_it(monkeypatch, cache):
+    """Revoking a code invalidates the organization: a scan from then on must not be handed an answer
+    that was being worked out from the data before the revocation."""
+    profiles.local_answers.clear()
+    release_old = asyncio.Event()
+    verdicts = iter([b"good_standing", b"not_genuine"])
+
+    async def answer(*, url, public_base_url, cache, keyring, now):
+        verdict = next(verdicts)
+        if verdict == b"good_standing":
+            await release_old.wait()  # read before the revocation, still on its way
+        return verdict
+
+    monkeypatch.setattr(qr, "_answer", answer)
+
+    def scan() -> asyncio.Future[bytes]:
+        return asyncio.ensure_future(
+            qr.verify(url=URL, public_base_url="https://gongxin.example", cache=cache, keyring=None, now=NOW)  # type: ignore[arg-type]
+        )
+
+    before = scan()
+    for _ in range(3):  # until the answer is being worked out
+        await asyncio.sleep(0)
+    await profiles.invalidate(cache=cache, credit_code="51440300MJL0000103")
+    assert await asyncio.wait_for(scan(), 1) == b"not_genuine"
+    release_old.set()
+    assert await before == b"good_standing"  # the scan made before the change gets the old answer
+    # ... but that answer, landing after the change, is not remembered: the next scan in the same
+    # second gets the remembered answer from after the change (a third _answer call would raise).
+    assert await scan() == b"not_genuine"
+    profiles.local_answers.clear()
+
+
+def test_a_local_copy_read_before_a_change_is_not_kept_after_it():
+    copies: profiles.LocalCopies[str, str] = profiles.LocalCopies()
+    read_at = copies.changes
+    copies.pop("51440300MJL0000103")  # invalidate, while the read was on its way
+    copies.put("51440300MJL0000103", "before the change", read_at=read_at)
+    assert copies.get("51440300MJL0000103") is None
+    copies.put("51440300MJL0000103", "after", read_at=copies.changes)
+    assert copies.get("51440300MJL0000103") == "after"
