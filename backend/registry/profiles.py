@@ -19,7 +19,7 @@ Cache protocol (one Redis round trip on a hit, a change visible everywhere at on
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
 from typing import Any, Generic, TypeVar
 
@@ -51,16 +51,37 @@ class LocalCopies(Generic[K, V]):
 
     Bounded crudely but safely: at ``LOCAL_MAX_ENTRIES`` every copy is dropped (they live half a
     second anyway).
+
+    On a miss, ``get_or_load`` loads once for every request that misses the same key meanwhile
+    (``SingleFlight``): a hot key's copy expires for all the requests in flight at the same moment,
+    and each of them would otherwise do the same work at once. A change (``pop``, ``clear``) makes
+    the requests after it load afresh rather than join a load that may predate it, and a value whose
+    load began before a change is handed to its callers but not kept.
     """
 
     def __init__(self) -> None:
         self.entries: dict[K, tuple[float, V]] = {}  # key -> (monotonic expiry, value)
         # Bumped by every pop and clear (a change): a value read before one is not kept after it.
         self.changes = 0
+        self._loading: SingleFlight[K, V | None] = SingleFlight()
 
     def get(self, key: K) -> V | None:
         entry = self.entries.get(key)
         return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The copy of ``key``, or what ``load()`` returns (kept unless None)."""
+        value = self.get(key)
+        if value is not None:
+            return value
+        return await self._loading(key, lambda: self._load(key, load))
+
+    async def _load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        read_at = self.changes
+        value = await load()
+        if value is not None:
+            self.put(key, value, read_at=read_at)
+        return value
 
     def put(self, key: K, value: V, *, read_at: int | None = None) -> None:
         """Keep ``value``; unless ``read_at`` (``changes`` when it began to be read) is given and a
@@ -73,10 +94,12 @@ class LocalCopies(Generic[K, V]):
 
     def pop(self, key: K) -> None:
         self.changes += 1
+        self._loading.forget()
         self.entries.pop(key, None)
 
     def clear(self) -> None:
         self.changes += 1
+        self._loading.forget()
         self.entries.clear()
 
 
@@ -85,13 +108,6 @@ _local: LocalCopies[str, tuple[bytes, dict[str, Any]]] = LocalCopies()
 # (scanned URL, Unix second) -> verification answer: the answer of the same scan within the same
 # second (its checked_at has second precision) and the same half second.
 local_answers: LocalCopies[tuple[str, int], bytes] = LocalCopies()
-# The answers being worked out, by the same key. When a hot code's second turns, every request in
-# flight misses the remembered answer together; without this each of them checked the signature and
-# read the view again (the view's half-second copy has always expired by then, so each waited for
-# Redis too): a spike of work once a second that every request in flight waited behind.
-answers_in_flight: SingleFlight[tuple[str, int], bytes] = SingleFlight()
-# (credit code, day) -> the view being read from Redis (or built).
-_views_in_flight: SingleFlight[tuple[str, date], tuple[bytes, dict[str, Any]] | None] = SingleFlight()
 
 
 class OrganizationNotFound(NotFound):
@@ -224,20 +240,9 @@ async def get_view_bytes(
     *, cache: Cache, credit_code: str, today: date
 ) -> tuple[bytes, dict[str, Any]] | None:
     """The cached view as (organization JSON bytes, meta), building it on a miss; None if unknown."""
-    local = _local.get(credit_code)
-    if local is not None:
-        return local
-
-    async def shared() -> tuple[bytes, dict[str, Any]] | None:
-        read_at = _local.changes
-        found = await _shared_view(cache=cache, credit_code=credit_code, today=today)
-        if found is not None:
-            _local.put(credit_code, found, read_at=read_at)
-        return found
-
-    # When a hot profile's half-second copy expires, every request in flight misses it together:
-    # they share one read (and one parse of it) instead of each waiting for Redis and parsing.
-    return await _views_in_flight((credit_code, today), shared)
+    return await _local.get_or_load(
+        credit_code, lambda: _shared_view(cache=cache, credit_code=credit_code, today=today)
+    )
 
 
 async def _shared_view(*, cache: Cache, credit_code: str, today: date) -> tuple[bytes, dict[str, Any]] | None:
@@ -264,8 +269,6 @@ async def invalidate(*, cache: Cache, credit_code: str) -> None:
     """Make every process rebuild the view on its next read. Call after the write commits."""
     _local.pop(credit_code)
     local_answers.clear()
-    _views_in_flight.forget()  # a read from now on starts afresh, as does a scan's answer
-    answers_in_flight.forget()
     await cache.client.incr(cache.key(_gen_key(credit_code)))
     await cache.client.incr(cache.key("org:search-gen"))
 

@@ -245,21 +245,15 @@ def standing(meta: dict[str, Any], *, today: date) -> tuple[str, list[Reason]]:
 
 async def verify(*, url: str, public_base_url: str, cache: Cache, keyring: KeyRing, now: datetime) -> bytes:
     """The verification answer for a scanned URL, as JSON bytes."""
-    key = (url, int(now.timestamp()))
-    remembered = profiles.local_answers.get(key)
-    if remembered is not None:
-        return remembered
-
-    async def answer() -> bytes:
-        # now: the first asker's. The others asked within the same second, and checked_at has
-        # second precision: the answer is the one each of them would have worked out.
-        read_at = profiles.local_answers.changes
-        body = await _answer(url=url, public_base_url=public_base_url, cache=cache, keyring=keyring, now=now)
-        # Not kept if the organization changed meanwhile (a revocation): it may have been read before.
-        profiles.local_answers.put(key, body, read_at=read_at)
-        return body
-
-    return await profiles.answers_in_flight(key, answer)
+    # Worked out once per process, URL and second, however many scan it meanwhile: ``now`` is the
+    # first asker's, and checked_at has second precision, so the answer is the one each of the others
+    # would have worked out. A revocation (``profiles.invalidate``) makes later scans work it afresh.
+    body = await profiles.local_answers.get_or_load(
+        (url, int(now.timestamp())),
+        lambda: _answer(url=url, public_base_url=public_base_url, cache=cache, keyring=keyring, now=now),
+    )
+    assert body is not None  # _answer always answers
+    return body
 
 
 async def _answer(*, url: str, public_base_url: str, cache: Cache, keyring: KeyRing, now: datetime) -> bytes:
