@@ -52,7 +52,8 @@ REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 HOST = "127.0.0.1"  # the only address this harness ever sends load to
 PG_PORT = 5432
-PG_DATABASE = "gongxin_bench"
+# Overridable so that two checkouts on one machine can bench without dropping each other's database.
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "gongxin_bench")
 REDIS_PORT = 6379
 # A Redis database of its own: the test suite uses 0 (and 15); this one is flushed at the start.
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
