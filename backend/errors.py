@@ -20,6 +20,7 @@ The domain never imports the web framework: these are plain exceptions.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -29,12 +30,24 @@ class DomainError(Exception):
     status: int = 500
     code: str = "internal"
     message: str = "服务器内部错误 / Internal server error"
+    # Seconds after which a retry may succeed: the HTTP layer sends it as Retry-After (429, 503).
+    retry_after: int | None = None
 
-    def __init__(self, message: str | None = None, *, details: Any = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Any = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ):
         self.message = message or type(self).message
         self.details = details
         if code is not None:
             self.code = code
+        if retry_after is not None:
+            # Whole seconds, rounded up, at least 1: "Retry-After: 0" would invite a retry storm.
+            self.retry_after = max(1, math.ceil(retry_after))
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:

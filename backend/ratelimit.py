@@ -12,4 +12,4 @@ async def enforce(
     """Count one hit on ``key``; raise ``error`` once the window holds more than ``limit`` hits."""
     hits = await cache.incr(f"rate:{key}", ttl=window_seconds)
     if hits > limit:
-        raise error(details={"retry_after_seconds": window_seconds})
+        raise error(details={"retry_after_seconds": window_seconds}, retry_after=window_seconds)

@@ -63,6 +63,8 @@ async def handle_error(request: Request, exc: Exception) -> HTTPResponse:
     allowed = getattr(exc, "allowed_methods", None) if isinstance(exc, sanic_exc.MethodNotAllowed) else None
     if allowed:
         headers["Allow"] = ", ".join(sorted(allowed))
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(err.retry_after)
     return json(err.to_dict(), status=err.status, headers=headers, ensure_ascii=False)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +9,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, raw
 from sanic_ext import openapi
 
+from backend import tabular
 from backend.partybuilding import compliance
 from backend.partybuilding import service as party_service
 from backend.partybuilding.checkins import NewCheckin
@@ -233,26 +232,17 @@ async def get_attendance(request: Request, activity_id: int) -> HTTPResponse:
     fmt = request.args.get("format", "json")
     header = ["user_id", "nickname", "status", "checked_in_at"]
     disposition = {"Content-Disposition": f'attachment; filename="attendance-{activity_id}.{fmt}"'}
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows([[r[k] for k in header] for r in report["rows"]])
+    if fmt in ("csv", "xlsx"):
+        rows = [[r[k] for k in header] for r in report["rows"]]
+        if fmt == "csv":
+            return raw(
+                tabular.to_csv(header, rows), content_type=tabular.CSV_CONTENT_TYPE, headers=disposition
+            )
         return raw(
-            ("\ufeff" + out.getvalue()).encode(), content_type="text/csv; charset=utf-8", headers=disposition
+            tabular.to_xlsx(header, rows, title="attendance"),
+            content_type=tabular.XLSX_CONTENT_TYPE,
+            headers=disposition,
         )
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook()
-        sheet = book.active
-        sheet.append(header)
-        for row in report["rows"]:
-            sheet.append([row[k] for k in header])
-        buffer = io.BytesIO()
-        book.save(buffer)
-        xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return raw(buffer.getvalue(), content_type=xlsx, headers=disposition)
     return json(report, ensure_ascii=False)
 
 

@@ -107,12 +107,13 @@ async def test_phone_is_stored_encrypted_and_shown_masked(client, emulator):
 
 async def test_login_attempts_beyond_the_limit_are_429(client, settings):
     limit = settings.login_rate_limit_per_minute
-    statuses = [
-        (await client.post("/api/v1/auth/login", json={"code": "dev-alice"})).status_code
-        for _ in range(limit + 1)
+    responses = [
+        await client.post("/api/v1/auth/login", json={"code": "dev-alice"}) for _ in range(limit + 1)
     ]
-    assert statuses[:limit] == [200] * limit
-    assert statuses[-1] == 429
+    assert [r.status_code for r in responses[:limit]] == [200] * limit
+    refused = responses[-1]
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
 async def test_parallel_first_logins_create_one_user(client):
