@@ -38,7 +38,9 @@ def notify_settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def worker(db: str, notify_settings: Settings, emulator: WeChatEmulator) -> AsyncIterator[EmbeddedWorker]:
     """The embedded worker: the relay and the deliverer the arq worker uses, driven by the test."""
-    embedded = EmbeddedWorker(settings=notify_settings, wechat=build_wechat(notify_settings))
+    # The token in this process's memory: other test runs share Redis and this appid.
+    wechat = build_wechat(notify_settings.model_copy(update={"redis_url": None}))
+    embedded = EmbeddedWorker(settings=notify_settings, wechat=wechat)
     yield embedded
     await embedded.drain()
     embedded.wechat.close()
