@@ -12,7 +12,8 @@ What a WeChat answer means here (``backend/wechat/errors.py``):
   one refetch of an expired token, so every retry is scheduled, recorded and counted.
 * 43101 (no consent at WeChat): failed, and our count of the user's consents set to zero;
 * 40003, 47003, 40037, 47001 and other refusals: failed for good, the consent given back;
-* a payload that cannot fill its template: failed (``render.invalid``), nothing sent.
+* a payload that cannot fill its template: failed (``render.invalid``), nothing sent;
+* the access-token store (Redis) unreachable: nothing was sent, so it is transient like -1.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from redis.exceptions import RedisError
 
 from backend.config import Settings
 from backend.subscriptions import deliveries
@@ -142,6 +145,10 @@ class Deliverer:
             )
         except WeChatError as exc:
             return self._after_failure(claimed, exc)
+        except RedisError as exc:  # the shared access-token store is down: nothing was sent
+            return self._after_failure(
+                claimed, WeChatError(details={"reason": f"token store: {type(exc).__name__}"}, transient=True)
+            )
         except Exception as exc:  # a bug, not WeChat: keep it for an admin rather than lose it
             log.exception("delivery %s: unexpected error", claimed.id)
             return Dead("delivery.error", type(exc).__name__)

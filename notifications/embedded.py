@@ -29,7 +29,7 @@ class EmbeddedWorker:
         self.wechat = wechat or build_wechat(settings)
         self._owns_wechat = wechat is None
         self.deliverer = Deliverer(settings=settings, wechat=self.wechat)
-        self.relay = Relay(settings=settings, dispatch=self._dispatch)
+        self.relay = Relay(settings=settings, dispatch=self._dispatch, backlog=self._backlog)
         self._jobs: set[asyncio.Task[object]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -37,6 +37,9 @@ class EmbeddedWorker:
         task = asyncio.create_task(self.deliverer.deliver(list(ids)))
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
+
+    async def _backlog(self) -> int:
+        return len(self._jobs)
 
     async def run_once(self) -> None:
         """One tick, then wait for the deliveries it handed out (tests, `gongxin worker --once`)."""

@@ -29,8 +29,12 @@ from .delivery import now_utc
 log = logging.getLogger("gongxin.notifications")
 
 Dispatch = Callable[[Sequence[int]], Awaitable[None]]
+Backlog = Callable[[], Awaitable[int]]
 TICK_BUDGET_S = 0.8  # one tick stops expanding and handing out after this, the next goes on
 EVENTS_PER_QUERY = 500
+# Batches waiting in the queue beyond which a tick hands out nothing more: the queue never holds
+# more than the workers take within a queue lease, so a batch is not handed out twice for being slow.
+MAX_QUEUED_BATCHES = 32
 
 
 @dataclass
@@ -44,9 +48,10 @@ class TickResult:
 class Relay:
     """One tick at a time per process."""
 
-    def __init__(self, *, settings: Settings, dispatch: Dispatch) -> None:
+    def __init__(self, *, settings: Settings, dispatch: Dispatch, backlog: Backlog | None = None) -> None:
         self.settings = settings
         self.dispatch = dispatch
+        self.backlog = backlog
         self.templates = template_ids(settings)
         self._lock = asyncio.Lock()
 
@@ -68,9 +73,8 @@ class Relay:
                 result.events += n
                 if n < EVENTS_PER_QUERY:
                     break
-            # Enough for a few seconds of sending per tick, so handed-out deliveries are taken
-            # long before their queue lease runs out.
-            budget = s.notify_batch_size * max(4, s.notify_concurrency)
+            queued = await self.backlog() if self.backlog is not None else 0
+            budget = s.notify_batch_size * max(0, MAX_QUEUED_BATCHES - queued)
             while time.monotonic() < deadline and result.handed_out < budget:
                 ids = await deliveries.hand_out(
                     now=now_utc(), lease=s.notify_queue_lease_seconds, limit=s.notify_batch_size

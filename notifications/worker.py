@@ -87,8 +87,11 @@ class ArqWorkerProcess:
                 "deliver", list(ids), _job_id=f"deliver:{ids[0]}:{secrets.token_hex(6)}", _queue_name=QUEUE
             )
 
+        async def backlog() -> int:
+            return int(await pool.zcard(QUEUE))
+
         ctx["deliverer"] = self.deliverer
-        ctx["relay"] = Relay(settings=self.settings, dispatch=dispatch)
+        ctx["relay"] = Relay(settings=self.settings, dispatch=dispatch, backlog=backlog)
 
     async def run(self) -> None:
         """Run arq's worker until asked to stop; start it again whenever Redis drops it."""

@@ -30,9 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from .. import db
 from ..accounts.models import User
 from ..events.models import OutboxEvent, OutboxStatus
 from .catalog import all_kinds
@@ -41,6 +45,21 @@ from .models import Delivery, DeliveryStatus, SubscriptionConsent, SubscriptionP
 log = logging.getLogger("gongxin.notifications")
 
 REMINDER_SUFFIX = ".reminder_due"
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """A transaction that writes, holding SQLite's write lock from its first statement.
+
+    SQLite starts a plain BEGIN as a reader; a transaction that reads and then writes, while
+    another process (a second worker, the server) committed in between, fails at once with
+    "database is locked" instead of waiting out the busy timeout. A write that changes nothing
+    takes the lock first, so concurrent writers queue instead. PostgreSQL needs nothing of the sort.
+    """
+    async with in_transaction() as connection:
+        if db.dialect() == "sqlite":
+            await connection.execute_query(f"UPDATE {Delivery._meta.db_table} SET id = id WHERE 0")  # noqa: S608
+        yield
 
 
 # --- outcomes the worker reports -------------------------------------------------------------------
@@ -120,7 +139,7 @@ def _due_at(event: OutboxEvent) -> datetime | None:
 async def expand_due_events(*, now: datetime, templates: dict[str, str], limit: int = 500) -> int:
     """Turn outbox events that are due into one pending delivery per recipient; how many events."""
     known = set(all_kinds())
-    async with in_transaction():
+    async with write_transaction():
         # SKIP LOCKED (PostgreSQL): two relays take different events; the unique (event, user) and
         # the conditional status change would make a doubled expansion harmless anyway.
         events = (
@@ -177,7 +196,7 @@ async def expand_due_events(*, now: datetime, templates: dict[str, str], limit: 
 
 async def hand_out(*, now: datetime, lease: float, limit: int) -> list[int]:
     """Deliveries due now and not on the queue: marked as queued for ``lease`` seconds, oldest first."""
-    async with in_transaction():
+    async with write_transaction():
         ids = list(
             await Delivery.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
             .filter(queued_until=None)
@@ -215,7 +234,7 @@ async def claim(*, ids: Iterable[int], now: datetime) -> ClaimResult:
     if not ids:
         return result
     token = secrets.token_hex(16)
-    async with in_transaction():
+    async with write_transaction():
         count = await Delivery.filter(
             id__in=ids, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
         ).update(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=now, queued_until=None)
@@ -289,7 +308,7 @@ async def finish(*, outcomes: Sequence[tuple[Claimed, Outcome]], now: datetime) 
     """
     if not outcomes:
         return
-    async with in_transaction():
+    async with write_transaction():
         for claimed, outcome in outcomes:
             mine = Delivery.filter(id=claimed.id, claim_token=claimed.claim_token)
             if isinstance(outcome, Sent):
@@ -348,7 +367,7 @@ async def finish(*, outcomes: Sequence[tuple[Claimed, Outcome]], now: datetime) 
 async def recover_interrupted(*, now: datetime, lease: float) -> int:
     """Dead-letter deliveries left in ``sending`` past the send lease (their worker died mid-send)."""
     cutoff = now - timedelta(seconds=lease)
-    async with in_transaction():
+    async with write_transaction():
         rows = await Delivery.filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff).select_for_update(
             skip_locked=True
         )

@@ -14,6 +14,7 @@ from ..audit import service as audit_service
 from ..config import Settings
 from ..errors import NotFound, Unprocessable
 from .catalog import template_ids
+from .deliveries import write_transaction
 from .models import Delivery, DeliveryStatus, SubscriptionConsent, SubscriptionPreference
 from .schemas import (
     DeadLetterList,
@@ -134,7 +135,7 @@ async def replay_dead_letters(*, actor: User, request: ReplayRequest) -> ReplayR
     """Put dead letters back in the queue (platform admins); audited, one entry per message."""
     require_platform_admin(actor)
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with write_transaction():
         dead = Delivery.filter(status=DeliveryStatus.DEAD)
         if request.ids is not None:
             dead = dead.filter(id__in=request.ids)
