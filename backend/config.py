@@ -105,7 +105,7 @@ class Settings(BaseSettings):
 
     @property
     def runs_notifications_with_server(self) -> bool:
-        """Whether `gongxin serve` delivers notifications too (SERVE_NOTIFICATIONS; default: not in production)."""
+        """Whether `gongxin serve` delivers notifications too (default: yes, except in production)."""
         return self.serve_notifications if self.serve_notifications is not None else not self.is_production
 
     @property

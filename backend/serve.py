@@ -99,7 +99,9 @@ def run(settings: Settings, *, workers: int | None = None) -> None:
         with shared_between_workers(workers or settings.workers):
             loader = AppLoader(factory=partial(_app_factory))
             app = loader.load()
-            app.prepare(host=settings.host, port=settings.port, workers=workers or settings.workers, motd=False)
+            app.prepare(
+                host=settings.host, port=settings.port, workers=workers or settings.workers, motd=False
+            )
             Sanic.serve(primary=app, app_loader=loader)
     finally:
         if emulator is not None:

@@ -93,7 +93,7 @@ def exposition(counts: Iterable[TemplateCounts]) -> bytes:
     else:
         http = REGISTRY
     messages = CollectorRegistry()
-    messages.register(_MessageCounts(counts))  # type: ignore[arg-type]
+    messages.register(_MessageCounts(counts))
     return generate_latest(http) + generate_latest(messages)
 
 

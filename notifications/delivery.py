@@ -161,7 +161,9 @@ class Deliverer:
         if not exc.transient:
             return Failed(exc.code, error)
         if claimed.attempts >= self.settings.notify_max_attempts:
-            log.warning("delivery %s: %s after %d attempts, dead-lettered", claimed.id, error, claimed.attempts)
+            log.warning(
+                "delivery %s: %s after %d attempts, dead-lettered", claimed.id, error, claimed.attempts
+            )
             return Dead(exc.code, error)
         return Retry(exc.code, error, self.clock() + timedelta(seconds=self.backoff(claimed.attempts)))
 

@@ -188,7 +188,7 @@ RENDERERS = {
 
 
 def field_type(key: str) -> str:
-    """The type a template key names: ``thing1`` -> ``thing``, ``character_string3`` -> ``character_string``."""
+    """The type a template key names: ``thing1`` -> ``thing``, ``amount2`` -> ``amount``."""
     kind = key.rstrip("0123456789")
     if kind not in RENDERERS:
         raise ValueError(f"unknown subscribe-message field type in {key!r}")

@@ -24,15 +24,15 @@ which is why an unknown outcome (interrupted, dead after timeouts) gives the con
 from __future__ import annotations
 
 import logging
+import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
+from tortoise import get_connection
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -45,6 +45,8 @@ from .models import Delivery, DeliveryStatus, SubscriptionConsent, SubscriptionP
 log = logging.getLogger("gongxin.notifications")
 
 REMINDER_SUFFIX = ".reminder_due"
+_DELIVERIES = Delivery._meta.db_table
+_CONSENTS = SubscriptionConsent._meta.db_table
 
 
 @asynccontextmanager
@@ -151,7 +153,9 @@ async def expand_due_events(*, now: datetime, templates: dict[str, str], limit: 
         if not events:
             return 0
         recipients = {int(uid) for e in events for uid in (e.recipients or [])}
-        existing = set(await User.filter(id__in=recipients).values_list("id", flat=True)) if recipients else set()
+        existing = (
+            set(await User.filter(id__in=recipients).values_list("id", flat=True)) if recipients else set()
+        )
         rows: list[Delivery] = []
         expanded: list[int] = []
         for event in events:
@@ -217,7 +221,7 @@ async def hand_out(*, now: datetime, lease: float, limit: int) -> list[int]:
             )
         if ids:
             await Delivery.filter(id__in=ids).update(queued_until=now + timedelta(seconds=lease))
-    return [int(i) for i in ids]
+    return [int(i) for i in ids]  # type: ignore[call-overload]
 
 
 async def release(ids: Sequence[int]) -> None:
@@ -253,15 +257,17 @@ async def claim(*, ids: Iterable[int], now: datetime) -> ClaimResult:
         }
         skipped: dict[str, list[int]] = {}
         sending: list[int] = []
+        wanting = [r for r in rows if (r.user_id, r.kind) not in disabled and not r.consent_spent]
+        granted = await _spend_consents([(r.user_id, r.template_id) for r in wanting])
         for row in rows:
             reason = None
             if (row.user_id, row.kind) in disabled:
                 reason = "consent.disabled"
             elif not row.consent_spent:
-                spent = await SubscriptionConsent.filter(
-                    user_id=row.user_id, template_id=row.template_id, remaining__gt=0
-                ).update(remaining=F("remaining") - 1)
-                if not spent:
+                key = (row.user_id, row.template_id)
+                if granted.get(key, 0) > 0:
+                    granted[key] -= 1
+                else:
                     reason = "consent.none"
             if reason is not None:
                 skipped.setdefault(reason, []).append(row.id)
@@ -292,6 +298,65 @@ async def claim(*, ids: Iterable[int], now: datetime) -> ClaimResult:
     return result
 
 
+def _sql(text: str) -> str:
+    """``?`` placeholders as the database wants them (``$1, $2 ...`` on PostgreSQL)."""
+    if db.dialect() != "postgres":
+        return text
+    numbers = iter(range(1, text.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(numbers)}", text)
+
+
+async def _spend_consents(wanted: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Take one consent per (user, template) asked, where one is left; how many each got.
+
+    One statement per round, each round taking at most one consent per distinct pair (a pair asked
+    twice in one chunk goes into a second round): ``remaining > 0`` is checked against the row as
+    it is when the UPDATE locks it, so concurrent workers never take it below zero.
+    """
+    rounds: list[list[tuple[int, str]]] = []
+    for pair in wanted:
+        for taken in rounds:
+            if pair not in taken:
+                taken.append(pair)
+                break
+        else:
+            rounds.append([pair])
+    granted: dict[tuple[int, str], int] = {}
+    connection = get_connection("default")
+    for pairs in rounds:
+        values = ", ".join(["(CAST(? AS BIGINT), CAST(? AS VARCHAR(128)))"] * len(pairs))
+        rows = await connection.execute_query_dict(
+            _sql(
+                f"UPDATE {_CONSENTS} SET remaining = remaining - 1 "  # noqa: S608 - only our table names
+                f"WHERE (user_id, template_id) IN (VALUES {values}) AND remaining > 0 "
+                "RETURNING user_id, template_id"
+            ),
+            [v for pair in pairs for v in pair],
+        )
+        for row in rows:
+            key = (int(row["user_id"]), str(row["template_id"]))
+            granted[key] = granted.get(key, 0) + 1
+    return granted
+
+
+async def _record_sent(sent: Sequence[tuple[Claimed, Sent]], now: datetime) -> None:
+    """Mark sent deliveries in one statement, each with its msgid, where the claim is still theirs."""
+    values = ", ".join(["(CAST(? AS BIGINT), CAST(? AS VARCHAR(32)), CAST(? AS VARCHAR(32)))"] * len(sent))
+    finished_at = Delivery._meta.fields_map["finished_at"].to_db_value(now, Delivery)  # as the ORM writes it
+    params: list[Any] = [DeliveryStatus.SENT.value, finished_at]
+    for claimed, outcome in sent:
+        params += [claimed.id, claimed.claim_token, outcome.msgid]
+    await get_connection("default").execute_query(
+        _sql(
+            f"UPDATE {_DELIVERIES} SET status = ?, finished_at = ?, msgid = v.column3, "  # noqa: S608
+            "reason = NULL, last_error = NULL, claim_token = NULL "
+            f"FROM (VALUES {values}) AS v "
+            f"WHERE {_DELIVERIES}.id = v.column1 AND {_DELIVERIES}.claim_token = v.column2"
+        ),
+        params,
+    )
+
+
 async def _refund(rows: Iterable[Delivery]) -> None:
     for row in rows:
         await SubscriptionConsent.filter(user_id=row.user_id, template_id=row.template_id).update(
@@ -309,18 +374,13 @@ async def finish(*, outcomes: Sequence[tuple[Claimed, Outcome]], now: datetime) 
     if not outcomes:
         return
     async with write_transaction():
+        sent = [(c, o) for c, o in outcomes if isinstance(o, Sent)]
+        if sent:
+            await _record_sent(sent, now)
         for claimed, outcome in outcomes:
-            mine = Delivery.filter(id=claimed.id, claim_token=claimed.claim_token)
             if isinstance(outcome, Sent):
-                await mine.update(
-                    status=DeliveryStatus.SENT,
-                    msgid=outcome.msgid,
-                    reason=None,
-                    last_error=None,
-                    finished_at=now,
-                    claim_token=None,
-                )
                 continue
+            mine = Delivery.filter(id=claimed.id, claim_token=claimed.claim_token)
             row = await mine.first()
             if row is None:  # replayed by an admin meanwhile: the new claim decides
                 continue

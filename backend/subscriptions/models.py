@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from ..accounts.models import User
+    from ..events.models import OutboxEvent
 
 
 class SubscriptionConsent(Model):
     """How many one-time consents a user has left for one template (each allows one message)."""
 
     id = fields.BigIntField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="subscription_consents", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="subscription_consents", on_delete=fields.CASCADE
+    )
     user_id: int
     template_id = fields.CharField(max_length=128)
     # Only ever changed by conditional UPDATEs (``remaining > 0`` to spend): never below zero.
@@ -28,7 +35,7 @@ class SubscriptionPreference(Model):
     """Whether a user receives one kind of message (no row: yes)."""
 
     id = fields.BigIntField(primary_key=True)
-    user = fields.ForeignKeyField(
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="subscription_preferences", on_delete=fields.CASCADE
     )
     user_id: int
@@ -57,9 +64,13 @@ class Delivery(Model):
     """One message for one (event, recipient), the pair being the idempotency key of the send."""
 
     id = fields.BigIntField(primary_key=True)
-    event = fields.ForeignKeyField("models.OutboxEvent", related_name="deliveries", on_delete=fields.CASCADE)
+    event: fields.ForeignKeyRelation[OutboxEvent] = fields.ForeignKeyField(
+        "models.OutboxEvent", related_name="deliveries", on_delete=fields.CASCADE
+    )
     event_id: int
-    user = fields.ForeignKeyField("models.User", related_name="deliveries", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="deliveries", on_delete=fields.CASCADE
+    )
     user_id: int
     kind = fields.CharField(max_length=64)
     template_id = fields.CharField(max_length=128, default="")

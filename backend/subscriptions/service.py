@@ -48,12 +48,8 @@ class UnknownEvent(NotFound):
 async def get_subscriptions(*, user: User, settings: Settings) -> SubscriptionList:
     """Every template of this deployment with the user's remaining consents and whether it is on."""
     templates = template_ids(settings)
-    remaining = dict(
-        await SubscriptionConsent.filter(user=user).values_list("template_id", "remaining")  # type: ignore[arg-type]
-    )
-    enabled = dict(
-        await SubscriptionPreference.filter(user=user).values_list("event", "enabled")  # type: ignore[arg-type]
-    )
+    remaining = dict(await SubscriptionConsent.filter(user=user).values_list("template_id", "remaining"))
+    enabled = dict(await SubscriptionPreference.filter(user=user).values_list("event", "enabled"))
     return SubscriptionList(
         items=[
             SubscriptionRead(

@@ -194,6 +194,10 @@ class MiniProgramClient(WeChatClient):
         self._token_lock = threading.Lock()
         self._local = threading.local()  # the token each worker thread last sent
         install_transport(self._http, self.api_base)
+        # requests reads proxy and netrc settings from the environment on every request (a quarter
+        # of a subscribe message's CPU, bench/README.md "notify"): read the proxies once, here.
+        self._http.proxies.update(requests.utils.get_environ_proxies(WECHAT_API_BASE))
+        self._http.trust_env = False
 
     # token handling
     def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:

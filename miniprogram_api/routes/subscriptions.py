@@ -26,7 +26,9 @@ from .registry import parse_query
 bp = Blueprint("subscriptions", url_prefix="/")
 
 
-def _json(model: SubscriptionList | SubscriptionRead | DeadLetterList | ReplayResult | NotificationStats) -> HTTPResponse:
+def _json(
+    model: SubscriptionList | SubscriptionRead | DeadLetterList | ReplayResult | NotificationStats,
+) -> HTTPResponse:
     return json(model.model_dump(mode="json"), ensure_ascii=False)
 
 

@@ -36,7 +36,9 @@ def notify_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def worker(db: str, notify_settings: Settings, emulator: WeChatEmulator) -> AsyncIterator[EmbeddedWorker]:
+async def worker(
+    db: str, notify_settings: Settings, emulator: WeChatEmulator
+) -> AsyncIterator[EmbeddedWorker]:
     """The embedded worker: the relay and the deliverer the arq worker uses, driven by the test."""
     # The token in this process's memory: other test runs share Redis and this appid.
     wechat = build_wechat(notify_settings.model_copy(update={"redis_url": None}))

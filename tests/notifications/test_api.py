@@ -18,8 +18,16 @@ async def test_every_template_is_listed_with_no_consent_at_first(client, setting
     assert response.status_code == 200
     items = response.json()["items"]
     assert [i["event"] for i in items] == all_kinds()
-    assert all(i == {"template_id": template_ids(settings)[i["event"]], "event": i["event"],
-                     "remaining": 0, "enabled": True} for i in items)
+    assert all(
+        i
+        == {
+            "template_id": template_ids(settings)[i["event"]],
+            "event": i["event"],
+            "remaining": 0,
+            "enabled": True,
+        }
+        for i in items
+    )
 
 
 async def test_each_accepted_template_adds_one_consent_and_rejections_change_nothing(client, settings):
@@ -57,12 +65,19 @@ async def test_subscriptions_need_a_login(client):
 
 async def test_a_kind_can_be_turned_off_and_on(client):
     headers = await login(client, "toggler")
-    response = await client.put("/api/v1/me/subscriptions/donation.recorded", json={"enabled": False}, headers=headers)
+    response = await client.put(
+        "/api/v1/me/subscriptions/donation.recorded", json={"enabled": False}, headers=headers
+    )
     assert response.status_code == 200
     assert response.json()["enabled"] is False
-    listed = {i["event"]: i["enabled"] for i in (await client.get("/api/v1/me/subscriptions", headers=headers)).json()["items"]}
+    listed = {
+        i["event"]: i["enabled"]
+        for i in (await client.get("/api/v1/me/subscriptions", headers=headers)).json()["items"]
+    }
     assert listed["donation.recorded"] is False and listed["checkin.recorded"] is True
-    response = await client.put("/api/v1/me/subscriptions/donation.recorded", json={"enabled": True}, headers=headers)
+    response = await client.put(
+        "/api/v1/me/subscriptions/donation.recorded", json={"enabled": True}, headers=headers
+    )
     assert response.json()["enabled"] is True
     response = await client.put("/api/v1/me/subscriptions/no.such", json={"enabled": True}, headers=headers)
     assert (response.status_code, error_code(response)) == (404, "subscriptions.unknown_event")
@@ -85,7 +100,9 @@ async def test_admins_see_and_replay_dead_letters(client, worker, notify_setting
     member = await login(client, "nosy")
     assert (await client.get("/api/v1/admin/notifications/dead", headers=member)).status_code == 403
     replay = {"ids": [dead.id], "reason": "WeChat is back"}
-    assert (await client.post("/api/v1/admin/notifications/dead/replay", json=replay, headers=member)).status_code == 403
+    assert (
+        await client.post("/api/v1/admin/notifications/dead/replay", json=replay, headers=member)
+    ).status_code == 403
 
     admin = await _admin(client, emulator)
     listed = (await client.get("/api/v1/admin/notifications/dead?limit=10", headers=admin)).json()
@@ -93,7 +110,9 @@ async def test_admins_see_and_replay_dead_letters(client, worker, notify_setting
         (dead.id, "checkin.recorded", "wechat.system_busy", notify_settings.notify_max_attempts)
     ]
     assert listed["next_before_id"] is None
-    response = await client.post("/api/v1/admin/notifications/dead/replay", json={**replay, "ids": [dead.id, 999]}, headers=admin)
+    response = await client.post(
+        "/api/v1/admin/notifications/dead/replay", json={**replay, "ids": [dead.id, 999]}, headers=admin
+    )
     assert response.json() == {"replayed": 1, "not_dead": [999]}
     await worker.run_once()
     assert (await Delivery.get(id=dead.id)).status == DeliveryStatus.SENT
@@ -133,13 +152,18 @@ async def test_metrics_count_requests_and_messages(client, worker, notify_settin
     body = (await client.get("/metrics")).text
     template = template_of(notify_settings, "checkin.recorded")
     event, of = 'event="checkin.recorded"', f'template_id="{template}"'
-    assert f"gongxin_notification_messages_total{{{event},outcome=\"sent\",{of}}} 1.0" in body
-    assert f"gongxin_notification_messages_total{{{event},outcome=\"skipped\",{of}}} 1.0" in body
-    assert f"gongxin_notification_messages{{{event},state=\"dead\",{of}}} 0.0" in body
+    assert f'gongxin_notification_messages_total{{{event},outcome="sent",{of}}} 1.0' in body
+    assert f'gongxin_notification_messages_total{{{event},outcome="skipped",{of}}} 1.0' in body
+    assert f'gongxin_notification_messages{{{event},state="dead",{of}}} 0.0' in body
     assert 'gongxin_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}' in body
-    before = _sample(body, 'gongxin_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}')
+    before = _sample(
+        body, 'gongxin_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}'
+    )
     await client.get("/healthz")
-    after = _sample((await client.get("/metrics")).text, 'gongxin_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}')
+    after = _sample(
+        (await client.get("/metrics")).text,
+        'gongxin_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}',
+    )
     assert after == before + 1
 
 

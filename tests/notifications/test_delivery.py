@@ -87,7 +87,9 @@ async def test_43101_fails_for_good_and_sets_the_count_to_zero(worker, notify_se
     assert len(emulator.calls(SEND)) == 1
 
 
-async def test_invalid_openid_40003_fails_for_good_and_gives_the_consent_back(worker, notify_settings, emulator):
+async def test_invalid_openid_40003_fails_for_good_and_gives_the_consent_back(
+    worker, notify_settings, emulator
+):
     from tests.factories import make_user
 
     user = await make_user()  # an openid WeChat does not know

@@ -165,7 +165,9 @@ async def test_redis_lost_with_jobs_queued_they_are_handed_out_again(
     assert counts == {"sent": total}
 
 
-async def test_two_workers_at_once_send_each_message_once(db, settings, emulator, redis_server, workers, tmp_path):
+async def test_two_workers_at_once_send_each_message_once(
+    db, settings, emulator, redis_server, workers, tmp_path
+):
     total = await make_events(emulator, settings, 150)
     emulator.add_fault(SEND, count=50, errcode=-1)  # some retries too, picked up by either worker
     spawn(workers, settings, redis_server.url, tmp_path, "a")

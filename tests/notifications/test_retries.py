@@ -34,7 +34,9 @@ async def _deliver_until_final(worker, rounds: int = 40) -> Delivery:
     ],
     ids=["system-busy", "rate-limit", "http-502", "timeout"],
 )
-async def test_a_transient_failure_is_retried_then_sent_once(worker, notify_settings, emulator, fault, reason):
+async def test_a_transient_failure_is_retried_then_sent_once(
+    worker, notify_settings, emulator, fault, reason
+):
     user = await wechat_user(emulator)
     await consent(user, "checkin.recorded", notify_settings, emulator)
     emulator.add_fault(SEND, count=1, **fault)
@@ -46,7 +48,9 @@ async def test_a_transient_failure_is_retried_then_sent_once(worker, notify_sett
     assert len(emulator.calls(SEND)) == 2
 
 
-async def test_an_answer_slower_than_the_timeout_is_retried_and_delivered_once(worker, notify_settings, emulator):
+async def test_an_answer_slower_than_the_timeout_is_retried_and_delivered_once(
+    worker, notify_settings, emulator
+):
     # The ambiguous case (README: "the remaining window for a duplicate"): the first request times
     # out on our side but WeChat still handles it later. The retry and the late original race;
     # WeChat's one message per consent lets only one through. Which one wins is up to timing: if

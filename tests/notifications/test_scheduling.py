@@ -51,7 +51,11 @@ async def test_a_reminder_written_without_its_available_at_still_waits(worker, n
     user = await wechat_user(emulator)
     await OutboxEvent.create(
         kind="posting.reminder_due",
-        payload={**_reminder(timedelta(hours=2), timedelta(hours=1)), "posting_title": "植树", "posting_id": 9},
+        payload={
+            **_reminder(timedelta(hours=2), timedelta(hours=1)),
+            "posting_title": "植树",
+            "posting_id": 9,
+        },
         recipients=[user.id],
         idempotency_key="posting:9:reminder",
     )

@@ -21,8 +21,19 @@ POSTING = {
     "status": "confirmed",
 }
 PAYLOADS = {
-    kinds.CHECKIN_RECORDED: {"activity_id": 1, "title": "主题党日", "status": "present", "checked_in_at": "2026-12-02T06:30:00Z"},
-    kinds.ACTIVITY_REMINDER_DUE: {"activity_id": 1, "due_at": "2026-12-02T05:30:00+00:00", "title": "主题党日", "starts_at": "2026-12-02T06:30:00+00:00", "place": "会议室"},
+    kinds.CHECKIN_RECORDED: {
+        "activity_id": 1,
+        "title": "主题党日",
+        "status": "present",
+        "checked_in_at": "2026-12-02T06:30:00Z",
+    },
+    kinds.ACTIVITY_REMINDER_DUE: {
+        "activity_id": 1,
+        "due_at": "2026-12-02T05:30:00+00:00",
+        "title": "主题党日",
+        "starts_at": "2026-12-02T06:30:00+00:00",
+        "place": "会议室",
+    },
     kinds.SIGNUP_CONFIRMED: POSTING,
     kinds.SIGNUP_WAITLISTED: {**POSTING, "status": "waitlisted", "waitlist_position": 3},
     kinds.SIGNUP_PROMOTED: {**POSTING, "status": "confirmed"},
@@ -32,9 +43,25 @@ PAYLOADS = {
     kinds.SIGNUP_CANCELLED: {**POSTING, "status": "cancelled"},
     kinds.POSTING_CANCELLED: {**POSTING, "reason": "台风预警，活动取消"},
     kinds.POSTING_REMINDER_DUE: {**POSTING, "due_at": "2026-12-04T01:00:00+00:00"},
-    kinds.DONATION_RECORDED: {"project_id": 5, "project_title": "山区儿童营养午餐", "amount_fen": 123456, "receipt_code": "GX-2026-000123", "received_at": "2026-12-02T06:30:00+00:00"},
-    kinds.PROJECT_PROGRESS: {"project_id": 5, "project_title": "山区儿童营养午餐", "summary": "第三批午餐已送达两所学校", "published_at": "2026-12-02T06:30:00+00:00"},
-    kinds.DISCLOSURE_OVERDUE: {"credit_code": "51440300MJL0000103", "organization": "深圳市慈善基金会", "item": "2025年度工作报告", "due_on": "2026-05-31"},
+    kinds.DONATION_RECORDED: {
+        "project_id": 5,
+        "project_title": "山区儿童营养午餐",
+        "amount_fen": 123456,
+        "receipt_code": "GX-2026-000123",
+        "received_at": "2026-12-02T06:30:00+00:00",
+    },
+    kinds.PROJECT_PROGRESS: {
+        "project_id": 5,
+        "project_title": "山区儿童营养午餐",
+        "summary": "第三批午餐已送达两所学校",
+        "published_at": "2026-12-02T06:30:00+00:00",
+    },
+    kinds.DISCLOSURE_OVERDUE: {
+        "credit_code": "51440300MJL0000103",
+        "organization": "深圳市慈善基金会",
+        "item": "2025年度工作报告",
+        "due_on": "2026-05-31",
+    },
 }
 
 
@@ -60,7 +87,9 @@ def test_each_kind_renders_within_the_limits(kind):
     for key, value in data.items():
         text = value["value"]
         kind_of_field = fields.field_type(key)
-        limit = {"thing": 20, "phrase": 5, "name": 20, "character_string": 32, "number": 32}.get(kind_of_field)
+        limit = {"thing": 20, "phrase": 5, "name": 20, "character_string": 32, "number": 32}.get(
+            kind_of_field
+        )
         assert text, key
         if limit:
             assert len(text) <= limit, (key, text)
@@ -93,7 +122,9 @@ def test_thing_is_cut_to_20_characters_with_an_ellipsis():
     text = "一二三四五六七八九十一二三四五六七八九十一"
     assert fields.thing(text) == "一二三四五六七八九十一二三四五六七八九…"
     assert len(fields.thing(text)) == 20
-    assert fields.thing("一二三四五六七八九十一二三四五六七八九十") == "一二三四五六七八九十一二三四五六七八九十"
+    assert (
+        fields.thing("一二三四五六七八九十一二三四五六七八九十") == "一二三四五六七八九十一二三四五六七八九十"
+    )
     assert fields.thing("  多个\n空白\t  ") == "多个 空白"
     assert fields.thing("") == "-"
 
