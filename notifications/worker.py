@@ -16,6 +16,7 @@ import contextlib
 import logging
 import secrets
 import signal
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -162,4 +163,9 @@ def main(settings: Settings | None = None) -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     logging.getLogger("arq").setLevel(logging.WARNING)
+    # The event loop shares the GIL with the WeChat client's threads (wechatpy is synchronous). Each
+    # time the loop gives the GIL up for a system call it waits, by default, up to 5 ms to get it
+    # back from a thread running Python: a switch every 1 ms keeps the loop (claims, results, the
+    # queue) from starving behind the threads (bench/README.md, "notify").
+    sys.setswitchinterval(0.001)
     asyncio.run(serve(settings))
