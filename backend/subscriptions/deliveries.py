@@ -244,7 +244,7 @@ async def claim(*, ids: Iterable[int], now: datetime) -> ClaimResult:
         ).update(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=now, queued_until=None)
         if not count:
             return result
-        rows = await Delivery.filter(claim_token=token).order_by("id")
+        rows = await Delivery.filter(id__in=ids, claim_token=token).order_by("id")
         events = {
             e.id: e for e in await OutboxEvent.filter(id__in={r.event_id for r in rows}).only("id", "payload")
         }
