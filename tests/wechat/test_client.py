@@ -206,6 +206,13 @@ def test_production_base_is_not_rewritten() -> None:
     assert set(http.adapters) == {"https://", "http://"}
 
 
+def test_the_connection_pool_holds_a_connection_per_thread(emulator: WeChatEmulator) -> None:
+    service = WeChatService.create(appid="wx-a", secret="s", api_base=emulator.url, max_workers=24)
+    adapter = service.client._http.get_adapter("https://api.weixin.qq.com/cgi-bin/token")
+    assert adapter._pool_maxsize == 24
+    service.close()
+
+
 def test_proxy_settings_are_read_once_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://egress.internal:3128")
     client = MiniProgramClient("wx-a", "s", api_base=WECHAT_API_BASE)
