@@ -24,44 +24,23 @@ which is why an unknown outcome (interrupted, dead after timeouts) gives the con
 from __future__ import annotations
 
 import logging
-import re
 import secrets
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise import get_connection
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
-from .. import db
 from ..accounts.models import User
 from ..events.models import OutboxEvent, OutboxStatus
+from . import statements
 from .catalog import all_kinds
 from .models import Delivery, DeliveryStatus, SubscriptionConsent, SubscriptionPreference
 
 log = logging.getLogger("gongxin.notifications")
 
 REMINDER_SUFFIX = ".reminder_due"
-_DELIVERIES = Delivery._meta.db_table
-_CONSENTS = SubscriptionConsent._meta.db_table
-
-
-@asynccontextmanager
-async def write_transaction() -> AsyncIterator[None]:
-    """A transaction that writes, holding SQLite's write lock from its first statement.
-
-    SQLite starts a plain BEGIN as a reader; a transaction that reads and then writes, while
-    another process (a second worker, the server) committed in between, fails at once with
-    "database is locked" instead of waiting out the busy timeout. A write that changes nothing
-    takes the lock first, so concurrent writers queue instead. PostgreSQL needs nothing of the sort.
-    """
-    async with in_transaction() as connection:
-        if db.dialect() == "sqlite":
-            await connection.execute_query(f"UPDATE {Delivery._meta.db_table} SET id = id WHERE 0")  # noqa: S608
-        yield
 
 
 # --- outcomes the worker reports -------------------------------------------------------------------
@@ -141,7 +120,7 @@ def _due_at(kind: str, payload: dict[str, Any] | None) -> datetime | None:
 async def expand_due_events(*, now: datetime, templates: dict[str, str], limit: int = 500) -> int:
     """Turn outbox events that are due into one pending delivery per recipient; how many events."""
     known = set(all_kinds())
-    async with write_transaction():
+    async with statements.write_transaction():
         # SKIP LOCKED (PostgreSQL): two relays take different events; the unique (event, user) and
         # the conditional status change would make a doubled expansion harmless anyway.
         # Plain values, not ORM objects: building those was half the relay's CPU.
@@ -202,7 +181,7 @@ async def expand_due_events(*, now: datetime, templates: dict[str, str], limit: 
             if missing:
                 log.warning("outbox event %s: recipients %s no longer exist", event_id, missing)
             expanded.append(event_id)
-        await _insert_deliveries(rows, now)
+        await statements.insert_deliveries(rows, now)
         if expanded:
             await OutboxEvent.filter(id__in=expanded, status=OutboxStatus.PENDING).update(
                 status=OutboxStatus.DELIVERED, delivered_at=now, attempts=F("attempts") + 1
@@ -210,34 +189,9 @@ async def expand_due_events(*, now: datetime, templates: dict[str, str], limit: 
     return len(events)
 
 
-_INSERT_COLUMNS = (
-    "event_id, user_id, kind, template_id, status, reason, finished_at, next_attempt_at, created_at, "
-    "attempts, retries, dead_letters, consent_spent"
-)
-
-
-async def _insert_deliveries(rows: Sequence[tuple[Any, ...]], now: datetime) -> None:
-    """Insert (event, user, kind, template, status, reason, finished_at) rows; existing pairs stay."""
-    at = _db_value("created_at", now)
-    for start in range(0, len(rows), 500):
-        batch = rows[start : start + 500]
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?)"] * len(batch))
-        params: list[Any] = []
-        for event_id, user_id, kind, template_id, status, reason, finished in batch:
-            finished_at = _db_value("finished_at", finished) if finished else None
-            params += [event_id, user_id, kind, template_id, status, reason, finished_at, at, at, False]
-        await get_connection("default").execute_query(
-            _sql(
-                f"INSERT INTO {_DELIVERIES} ({_INSERT_COLUMNS}) VALUES {values} "  # noqa: S608
-                "ON CONFLICT (event_id, user_id) DO NOTHING"
-            ),
-            params,
-        )
-
-
 async def hand_out(*, now: datetime, lease: float, limit: int) -> list[int]:
     """Deliveries due now and not on the queue: marked as queued for ``lease`` seconds, oldest first."""
-    async with write_transaction():
+    async with statements.write_transaction():
         ids = list(
             await Delivery.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
             .filter(queued_until=None)
@@ -275,8 +229,8 @@ async def claim(*, ids: Iterable[int], now: datetime) -> ClaimResult:
     if not ids:
         return result
     token = secrets.token_hex(16)
-    async with write_transaction():
-        rows = await _take(ids, token, now)
+    async with statements.write_transaction():
+        rows = await statements.take(ids, token, now)
         if not rows:
             return result
         payloads = dict(
@@ -291,7 +245,7 @@ async def claim(*, ids: Iterable[int], now: datetime) -> ClaimResult:
         skipped: dict[str, list[int]] = {}
         sending: list[int] = []
         wanting = [r for r in rows if (r.user_id, r.kind) not in disabled and not r.consent_spent]
-        granted = await _spend_consents([(r.user_id, r.template_id) for r in wanting])
+        granted = await statements.spend_consents([(r.user_id, r.template_id) for r in wanting])
         for row in rows:
             reason = None
             if (row.user_id, row.kind) in disabled:
@@ -331,111 +285,6 @@ async def claim(*, ids: Iterable[int], now: datetime) -> ClaimResult:
     return result
 
 
-@dataclass(frozen=True)
-class _Taken:
-    id: int
-    event_id: int
-    user_id: int
-    kind: str
-    template_id: str
-    consent_spent: bool
-    attempts: int
-
-
-async def _take(ids: Sequence[int], token: str, now: datetime) -> list[_Taken]:
-    """Move the pending, due deliveries among ``ids`` to ``sending`` under ``token``; what they are.
-
-    One statement, its rows read back by RETURNING as plain values: building ORM objects for them
-    was a fifth of the worker's event-loop time (bench/README.md, "notify").
-    """
-    at = _db_value("claimed_at", now)
-    marks = ", ".join(["?"] * len(ids))
-    rows = await get_connection("default").execute_query_dict(
-        _sql(
-            f"UPDATE {_DELIVERIES} SET status = ?, claim_token = ?, claimed_at = ?, "  # noqa: S608
-            f"queued_until = NULL WHERE id IN ({marks}) AND status = ? AND next_attempt_at <= ? "
-            "RETURNING id, event_id, user_id, kind, template_id, consent_spent, attempts"
-        ),
-        [DeliveryStatus.SENDING.value, token, at, *ids, DeliveryStatus.PENDING.value, at],
-    )
-    taken = [
-        _Taken(
-            id=int(r["id"]),
-            event_id=int(r["event_id"]),
-            user_id=int(r["user_id"]),
-            kind=str(r["kind"]),
-            template_id=str(r["template_id"]),
-            consent_spent=bool(r["consent_spent"]),
-            attempts=int(r["attempts"]),
-        )
-        for r in rows
-    ]
-    return sorted(taken, key=lambda t: t.id)
-
-
-def _db_value(field: str, value: Any) -> Any:
-    """``value`` as the ORM writes it into that column of the deliveries (UTC text on SQLite)."""
-    return Delivery._meta.fields_map[field].to_db_value(value, Delivery)
-
-
-def _sql(text: str) -> str:
-    """``?`` placeholders as the database wants them (``$1, $2 ...`` on PostgreSQL)."""
-    if db.dialect() != "postgres":
-        return text
-    numbers = iter(range(1, text.count("?") + 1))
-    return re.sub(r"\?", lambda _: f"${next(numbers)}", text)
-
-
-async def _spend_consents(wanted: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """Take one consent per (user, template) asked, where one is left; how many each got.
-
-    One statement per round, each round taking at most one consent per distinct pair (a pair asked
-    twice in one chunk goes into a second round): ``remaining > 0`` is checked against the row as
-    it is when the UPDATE locks it, so concurrent workers never take it below zero.
-    """
-    rounds: list[list[tuple[int, str]]] = []
-    for pair in wanted:
-        for taken in rounds:
-            if pair not in taken:
-                taken.append(pair)
-                break
-        else:
-            rounds.append([pair])
-    granted: dict[tuple[int, str], int] = {}
-    connection = get_connection("default")
-    for pairs in rounds:
-        values = ", ".join(["(CAST(? AS BIGINT), CAST(? AS VARCHAR(128)))"] * len(pairs))
-        rows = await connection.execute_query_dict(
-            _sql(
-                f"UPDATE {_CONSENTS} SET remaining = remaining - 1 "  # noqa: S608 - only our table names
-                f"WHERE (user_id, template_id) IN (VALUES {values}) AND remaining > 0 "
-                "RETURNING user_id, template_id"
-            ),
-            [v for pair in pairs for v in pair],
-        )
-        for row in rows:
-            key = (int(row["user_id"]), str(row["template_id"]))
-            granted[key] = granted.get(key, 0) + 1
-    return granted
-
-
-async def _record_sent(sent: Sequence[tuple[Claimed, Sent]], now: datetime) -> None:
-    """Mark sent deliveries in one statement, each with its msgid, where the claim is still theirs."""
-    values = ", ".join(["(CAST(? AS BIGINT), CAST(? AS VARCHAR(32)), CAST(? AS VARCHAR(32)))"] * len(sent))
-    params: list[Any] = [DeliveryStatus.SENT.value, _db_value("finished_at", now)]
-    for claimed, outcome in sent:
-        params += [claimed.id, claimed.claim_token, outcome.msgid]
-    await get_connection("default").execute_query(
-        _sql(
-            f"UPDATE {_DELIVERIES} SET status = ?, finished_at = ?, msgid = v.column3, "  # noqa: S608
-            "reason = NULL, last_error = NULL, claim_token = NULL "
-            f"FROM (VALUES {values}) AS v "
-            f"WHERE {_DELIVERIES}.id = v.column1 AND {_DELIVERIES}.claim_token = v.column2"
-        ),
-        params,
-    )
-
-
 async def _refund(rows: Iterable[Delivery]) -> None:
     for row in rows:
         await SubscriptionConsent.filter(user_id=row.user_id, template_id=row.template_id).update(
@@ -452,10 +301,10 @@ async def finish(*, outcomes: Sequence[tuple[Claimed, Outcome]], now: datetime) 
     """
     if not outcomes:
         return
-    async with write_transaction():
+    async with statements.write_transaction():
         sent = [(c, o) for c, o in outcomes if isinstance(o, Sent)]
         if sent:
-            await _record_sent(sent, now)
+            await statements.record_sent([(c.id, c.claim_token, o.msgid) for c, o in sent], now)
         for claimed, outcome in outcomes:
             if isinstance(outcome, Sent):
                 continue
@@ -506,7 +355,7 @@ async def finish(*, outcomes: Sequence[tuple[Claimed, Outcome]], now: datetime) 
 async def recover_interrupted(*, now: datetime, lease: float) -> int:
     """Dead-letter deliveries left in ``sending`` past the send lease (their worker died mid-send)."""
     cutoff = now - timedelta(seconds=lease)
-    async with write_transaction():
+    async with statements.write_transaction():
         rows = await Delivery.filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff).select_for_update(
             skip_locked=True
         )

@@ -14,7 +14,6 @@ from ..audit import service as audit_service
 from ..config import Settings
 from ..errors import NotFound, Unprocessable
 from .catalog import template_ids
-from .deliveries import write_transaction
 from .models import Delivery, DeliveryStatus, SubscriptionConsent, SubscriptionPreference
 from .schemas import (
     DeadLetterList,
@@ -28,6 +27,7 @@ from .schemas import (
     SubscriptionRead,
     TemplateCounts,
 )
+from .statements import write_transaction
 
 
 class UnknownTemplate(Unprocessable):
