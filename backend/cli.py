@@ -1,4 +1,4 @@
-"""The ``gongxin`` console command: serve, migrate, demo-data, grant, makemigrations."""
+"""The ``gongxin`` console command: serve, worker, migrate, demo-data, grant, makemigrations."""
 
 from __future__ import annotations
 
@@ -190,6 +190,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve.run(settings, workers=args.workers)
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    """Deliver notifications: the arq worker on REDIS_URL, or the embedded loop without Redis."""
+    # The composition root may reach every package: the domain itself never imports notifications.
+    from notifications import worker
+
+    worker.main(_settings())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gongxin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -218,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
     serve.add_argument("--workers", type=int, default=None, help="server processes (default: WORKERS)")
     serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help=cmd_worker.__doc__).set_defaults(func=cmd_worker)
     return parser
 
 

@@ -63,6 +63,32 @@ class Settings(BaseSettings):
     # ({"general_meeting": "quarter", ...}; kinds left out are not required).
     checkin_code_interval_s: int = Field(default=15, ge=5, le=300)
     partybuilding_requirements: dict[str, str] | None = None
+    # Members expected at an activity are reminded this long before it starts (activity.reminder_due).
+    activity_reminder_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+
+    # Notifications (WeChat subscribe messages). Template ids per outbox event kind, as JSON
+    # ({"checkin.recorded": "<id from the mini-program admin console>", ...}), over development
+    # defaults; in production a kind without a configured id is recorded as skipped, never sent.
+    notify_templates: dict[str, str] | None = None
+    notify_miniprogram_state: str = Field(default="formal", pattern="^(developer|trial|formal)$")
+    # A transient failure (-1, 45009, timeout, HTTP 5xx, connection error) is tried again after
+    # base * 2^(n-1) seconds, with jitter, capped; after this many attempts it goes to the dead letters.
+    notify_max_attempts: int = Field(default=6, ge=1, le=50)
+    notify_retry_base_seconds: float = Field(default=2.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=600.0, gt=0)
+    # Messages in flight at once per worker process, and per queued job.
+    notify_concurrency: int = Field(default=16, ge=1, le=256)
+    notify_batch_size: int = Field(default=64, ge=1, le=1000)
+    # A delivery handed to the queue and not taken within this time is handed again (a job lost
+    # with a Redis restart); one claimed for sending and not finished within the send lease belonged
+    # to a worker that died mid-send: it is dead-lettered as "interrupted", never resent by itself.
+    notify_queue_lease_seconds: float = Field(default=30.0, gt=0)
+    notify_send_lease_seconds: float = Field(default=120.0, gt=0)
+    # How often the relay looks for due outbox events and deliveries.
+    notify_poll_seconds: float = Field(default=1.0, gt=0)
+    # Run the notifications worker with `gongxin serve`: inside the server process without Redis,
+    # as a `gongxin worker` process beside it with Redis. Unset: on, except in production.
+    serve_notifications: bool | None = None
     login_rate_limit_per_minute: int = Field(default=30, ge=1)
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Routes that take files (organization imports) accept up to this much.
@@ -76,6 +102,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def runs_notifications_with_server(self) -> bool:
+        """Whether `gongxin serve` delivers notifications too (default: yes, except in production)."""
+        return self.serve_notifications if self.serve_notifications is not None else not self.is_production
 
     @property
     def uses_sqlite(self) -> bool:

@@ -79,6 +79,9 @@ async def load(settings: Settings, cache: Cache) -> list[str]:
         f"{activity.checkin_closes_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Beijing time)",
         f"  its rotating code (log in as dev-bob): "
         f"{settings.public_base_url}/api/v1/activities/{activity.id}/checkin-code?format=png",
+        f"notifications:            check in, and the message arrives at "
+        f"{settings.wechat_api_base}/__emulator__/messages (templates and consents: "
+        f"GET {settings.public_base_url}/api/v1/me/subscriptions; counts: /metrics)",
     ]
 
 

@@ -18,9 +18,41 @@ def _app_factory() -> Sanic:
     # Each worker process builds its app from the environment, as every machine in production does.
     from miniprogram_api.app import create_app
 
-    app = create_app(load_settings())
+    settings = load_settings()
+    app = create_app(settings)
     app.after_server_start(freeze_startup_objects)
+    if settings.runs_notifications_with_server:
+        _deliver_notifications_beside(app, settings)
     return app
+
+
+def _deliver_notifications_beside(app: Sanic, settings: Settings) -> None:
+    """With Redis, a `gongxin worker` process under Sanic's manager; without, a loop in each worker."""
+    if settings.redis_url:
+
+        async def manage_worker(app: Sanic) -> None:
+            app.manager.manage("NotificationsWorker", _notifications_worker, {})
+
+        app.main_process_ready(manage_worker)
+        return
+
+    async def start_embedded(app: Sanic) -> None:
+        from notifications.embedded import EmbeddedWorker  # the composition root reaches every package
+
+        app.ctx.notifications = EmbeddedWorker(settings=settings)
+        app.ctx.notifications.start()
+
+    async def stop_embedded(app: Sanic) -> None:
+        await app.ctx.notifications.stop()
+
+    app.after_server_start(start_embedded)
+    app.before_server_stop(stop_embedded)
+
+
+def _notifications_worker() -> None:
+    from notifications.worker import main
+
+    main()
 
 
 GC_YOUNG_THRESHOLD = 10_000
@@ -62,10 +94,15 @@ def run(settings: Settings, *, workers: int | None = None) -> None:
         log.info("WeChat emulator on %s", emulator.url)
     print(banner(settings), flush=True)
     try:
-        loader = AppLoader(factory=partial(_app_factory))
-        app = loader.load()
-        app.prepare(host=settings.host, port=settings.port, workers=workers or settings.workers, motd=False)
-        Sanic.serve(primary=app, app_loader=loader)
+        from miniprogram_api.metrics import shared_between_workers
+
+        with shared_between_workers(workers or settings.workers):
+            loader = AppLoader(factory=partial(_app_factory))
+            app = loader.load()
+            app.prepare(
+                host=settings.host, port=settings.port, workers=workers or settings.workers, motd=False
+            )
+            Sanic.serve(primary=app, app_loader=loader)
     finally:
         if emulator is not None:
             emulator.stop()

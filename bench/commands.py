@@ -3,6 +3,8 @@
 Each function gets a ``CommandContext`` (how to run `gongxin`, the server's environment, a temporary
 directory) and returns one ``CommandRow`` per line of the result table. A row's ``problem`` says why
 its time is missing or not to be trusted (the command failed, or did not do what it should have).
+A row whose ``details`` carry a ``rate`` (messages per second, bench/notify_bench.py) shows it in
+the req/s column.
 """
 
 from __future__ import annotations
@@ -161,4 +163,13 @@ def _check_written(database: Path) -> str | None:
     return None if count == IMPORT_ROWS else f"{count} of {IMPORT_ROWS} organizations written"
 
 
-COMMANDS: dict[str, Callable[[CommandContext], list[CommandRow]]] = {"import_10k": import_10k}
+def _notify(ctx: CommandContext) -> list[CommandRow]:
+    from notify_bench import notify  # imported late: it imports this module
+
+    return notify(ctx)
+
+
+COMMANDS: dict[str, Callable[[CommandContext], list[CommandRow]]] = {
+    "import_10k": import_10k,
+    "notify": _notify,
+}

@@ -18,15 +18,18 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-$ROOT/.venv/bin/python}  # PYTHON=...: another checkout's code with this venv
 export PYTHONPATH="$ROOT"
 PORT=${INSTRUCTIONS_PORT:-8471}
-DB=gongxin_instructions
+# Its own database and Redis db (INSTRUCTIONS_DB, BENCH_REDIS_DB) so that parallel checkouts do not collide.
+DB=${INSTRUCTIONS_DB:-gongxin_instructions}
+REDIS_DB=${BENCH_REDIS_DB:-7}
 WORK=$(mktemp -d /tmp/gongxin-instructions.XXXXXX)
 # Only the server this script started: `kill 0` (SERVER unset, a failure before it started) would
 # signal the caller's whole process group.
 trap 'if [ -n "${SERVER:-}" ]; then kill -INT "$SERVER" 2>/dev/null || true; sleep 2; fi
-  pkill -9 -f "callgrind.*gongxin-instructions" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+  for pid in $(pgrep -f "$WORK/gongxin-instructions" || true); do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"' EXIT
 
 export APP_ENV=development WORKERS=1 HOST=127.0.0.1 PORT="$PORT" PUBLIC_BASE_URL="http://127.0.0.1:$PORT" \
-  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" REDIS_URL=redis://127.0.0.1:6379/7 \
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB" SERVE_NOTIFICATIONS=false \
   WECHAT_EMULATOR=true WECHAT_API_BASE="http://127.0.0.1:$((PORT + 1))" LOG_LEVEL=WARNING ACCESS_LOG=false \
   SECRET_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   DATA_ENCRYPTION_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')"

@@ -74,6 +74,9 @@ SERVER_ENV_OVERRIDES = {
     # As in production (development turns Sanic's access log on): building the records costs about
     # 12 % of the worker's time on a cheap endpoint even at LOG_LEVEL=WARNING. The ceiling's is off too.
     "ACCESS_LOG": "false",
+    # No notifications worker beside the server: the rows measure the server alone, as before it
+    # existed; the `notify` scenario runs a worker of its own.
+    "SERVE_NOTIFICATIONS": "false",
 }
 MAX_BURST = 50_000  # --burst: members are created (and their sessions warmed) before the burst
 # Each burst scenario runs this many times (a new activity and new members each time) and its row
@@ -1188,6 +1191,7 @@ def measure_command(scenario: Scenario, stack: Stack, tmp: Path) -> list[Measure
             method=scenario.method,
             path=row.command or scenario.path,
             seconds=row.seconds,
+            rps=row.details.get("rate"),  # messages per second (notify), not HTTP requests
             problem=row.problem,
             description=scenario.description,
             details=row.details,
@@ -1218,7 +1222,7 @@ def judge(
     candidates = [m.rps for m in (first, last) if m.rps and not m.flagged]
     ceiling_rps = max(candidates) if candidates else None
     for m in (first, last, *(m for _, m in measured)):
-        if ceiling_rps and m.rps is not None:
+        if ceiling_rps and m.rps is not None and m.seconds is None:  # a command's rate is no request rate
             m.ratio = round(m.rps / ceiling_rps, 3)
         cost_per_request(m)
     for scenario, m in measured:

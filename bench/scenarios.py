@@ -199,4 +199,14 @@ SCENARIOS: list[Scenario] = [
         description="a 10,000-row CSV into a fresh, migrated SQLite database: dry run, then --apply "
         "(wall time of the command, interpreter start included)",
     ),
+    Scenario(
+        name="notify",
+        method="CLI",
+        path="gongxin worker",
+        command="notify",
+        target=Target(min_rps=500),
+        description="subscribe messages per second delivered to the emulator by one `gongxin worker` "
+        "process (5,000 check-in events, one consent each), beside the emulator's own ceiling (wrk) and "
+        "the wechatpy client's alone (bench/notify_bench.py); the req/s column is messages per second",
+    ),
 ]

@@ -11,8 +11,9 @@ from backend import bootstrap
 from backend.cache import Cache
 from backend.config import Settings, load_settings
 
-from . import errors, headers, observability
-from .routes import accounts, admin, health, officer, pages, partybuilding, registry
+from . import errors, headers, metrics, observability
+from .routes import accounts, admin, health, officer, pages, partybuilding, registry, subscriptions
+from .routes import metrics as metrics_routes
 
 API_PREFIX = "/api/v1"
 
@@ -65,6 +66,7 @@ def create_app(
     errors.register(app)
 
     observability.register(app)
+    metrics.register(app)
 
     # Ids are 64-bit in the database: a larger number in a path names nothing (and would make the
     # driver raise), so the router itself refuses it with a plain 404. In the router rather than a
@@ -73,9 +75,16 @@ def create_app(
 
     app.blueprint(health.bp)
     app.blueprint(pages.bp)
+    app.blueprint(metrics_routes.bp)
     app.blueprint(
         Blueprint.group(
-            accounts.bp, admin.bp, registry.bp, officer.bp, partybuilding.bp, url_prefix=API_PREFIX
+            accounts.bp,
+            admin.bp,
+            registry.bp,
+            officer.bp,
+            partybuilding.bp,
+            subscriptions.bp,
+            url_prefix=API_PREFIX,
         )
     )
 

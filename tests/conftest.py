@@ -29,9 +29,11 @@ from backend.registry import profiles, reference
 from backend.wechat.emulator import WeChatEmulator
 from miniprogram_api.app import create_app
 
-TEST_APPID = "wx-test-appid"
-TEST_SECRET = "test-wechat-secret"
 RUN_ID = secrets.token_hex(4)
+# Per run: the WeChat access token is kept in Redis under the appid, and runs that share a Redis
+# (and each start an emulator of their own) would otherwise overwrite each other's token.
+TEST_APPID = f"wx-test-{RUN_ID}"
+TEST_SECRET = "test-wechat-secret"
 
 
 def _admin_dsn(url: str, dbname: str) -> str:

@@ -42,7 +42,7 @@ from .models import (
 from .schemas import ActivityCreate, BranchCreate, BranchMemberSet, CheckinCreate
 
 DEFAULT_CODE_INTERVAL_S = 15
-REMINDER_BEFORE = timedelta(hours=1)
+REMINDER_BEFORE = timedelta(hours=1)  # the default of ACTIVITY_REMINDER_MINUTES
 
 
 class ActivityNotFound(NotFound):
@@ -215,7 +215,13 @@ async def report_party_members(*, actor: User, code: str, count: int, cache: Cac
 
 
 async def create_activity(
-    *, actor: User, code: str, data: ActivityCreate, wechat: Any, default_interval_s: int
+    *,
+    actor: User,
+    code: str,
+    data: ActivityCreate,
+    wechat: Any,
+    default_interval_s: int,
+    reminder_before: timedelta = REMINDER_BEFORE,
 ) -> Activity:
     """Publish an activity once its text passes WeChat's content check (staff or branch secretary)."""
     organization = await registry_service.get_organization(code=code)
@@ -262,7 +268,13 @@ async def create_activity(
         )
         await events_service.record(
             kind="activity.reminder_due",
-            payload={"activity_id": activity.id, "due_at": (starts_at - REMINDER_BEFORE).isoformat()},
+            payload={
+                "activity_id": activity.id,
+                "due_at": (starts_at - reminder_before).isoformat(),
+                "title": activity.title,
+                "starts_at": starts_at.isoformat(),
+                "place": activity.place,
+            },
             recipients=await expected_user_ids(activity),
             idempotency_key=f"activity:{activity.id}:reminder",
         )

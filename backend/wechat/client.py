@@ -60,8 +60,8 @@ _T = TypeVar("_T")
 class RewritingAdapter(HTTPAdapter):
     """Sends requests for ``https://api.weixin.qq.com/...`` to ``api_base`` instead."""
 
-    def __init__(self, api_base: str):
-        super().__init__()
+    def __init__(self, api_base: str, *, pool_size: int = 10):
+        super().__init__(pool_maxsize=pool_size)
         self.api_base = api_base.rstrip("/")
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
@@ -83,20 +83,25 @@ class GuardAdapter(HTTPAdapter):
         raise ForeignHostBlocked(details={"host": host})
 
 
-def install_transport(http: requests.Session, api_base: str) -> None:
-    """Route WeChat calls on ``http`` to ``api_base``; refuse other hosts unless it is production."""
+def install_transport(http: requests.Session, api_base: str, *, pool_size: int = 10) -> None:
+    """Route WeChat calls on ``http`` to ``api_base``; refuse other hosts unless it is production.
+
+    ``pool_size``: connections kept open to WeChat, as many as threads call at once; beyond the pool
+    a connection is opened (and, in production, a TLS handshake made) for every call and discarded.
+    """
     api_base = api_base.rstrip("/")
     if api_base == WECHAT_API_BASE:
+        http.mount("https://", HTTPAdapter(pool_maxsize=pool_size))
         return
     # requests picks the longest matching prefix, so the two specific mounts beat the catch-alls;
     # the trailing "/" keeps "https://api.weixin.qq.com.evil.example" out of the rewrite.
     guard = GuardAdapter()
     http.mount("http://", guard)
     http.mount("https://", guard)
-    rewrite = RewritingAdapter(api_base)
+    rewrite = RewritingAdapter(api_base, pool_size=pool_size)
     http.mount(WECHAT_API_BASE + "/", rewrite)
     http.mount("http://api.weixin.qq.com/", rewrite)
-    http.mount(api_base + "/", HTTPAdapter())
+    http.mount(api_base + "/", HTTPAdapter(pool_maxsize=pool_size))
 
 
 def make_session_storage(redis_url: str | None) -> SessionStorage:
@@ -186,6 +191,7 @@ class MiniProgramClient(WeChatClient):
         timeout: float = 5.0,
         max_attempts: int = 3,
         backoff: float = 0.2,
+        pool_size: int = 10,
     ):
         super().__init__(appid, secret, session=session, timeout=timeout, auto_retry=False)
         self.api_base = api_base.rstrip("/")
@@ -193,7 +199,11 @@ class MiniProgramClient(WeChatClient):
         self.backoff = backoff
         self._token_lock = threading.Lock()
         self._local = threading.local()  # the token each worker thread last sent
-        install_transport(self._http, self.api_base)
+        install_transport(self._http, self.api_base, pool_size=pool_size)
+        # requests reads proxy and netrc settings from the environment on every request (a quarter
+        # of a subscribe message's CPU, bench/README.md "notify"): read the proxies once, here.
+        self._http.proxies.update(requests.utils.get_environ_proxies(WECHAT_API_BASE))
+        self._http.trust_env = False
 
     # token handling
     def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
@@ -404,6 +414,7 @@ class WeChatService:
             timeout=timeout,
             max_attempts=max_attempts,
             backoff=backoff,
+            pool_size=max_workers,  # one kept-alive connection per thread
         )
         return cls(client, max_workers=max_workers)
 

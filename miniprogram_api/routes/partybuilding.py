@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -135,6 +135,7 @@ async def create_activity(request: Request, code: str, body: ActivityCreate) -> 
         data=body,
         wechat=container.wechat,
         default_interval_s=container.settings.checkin_code_interval_s,
+        reminder_before=timedelta(minutes=container.settings.activity_reminder_minutes),
     )
     activity = await party_service.get_activity(activity_id=activity.id)
     return json(_activity(activity), status=201, ensure_ascii=False)

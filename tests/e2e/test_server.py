@@ -144,6 +144,42 @@ def test_demo_qr_image_decodes_to_the_h5_page_which_chromium_renders(server: Ser
     assert (artifacts / "e2e-demo-h5.png").stat().st_size > 10_000
 
 
+def test_a_check_in_reaches_the_member_as_a_wechat_message(server: Server):
+    # `make run` delivers notifications inside the server (no Redis): the same path as `gongxin worker`.
+    def token(name: str) -> dict[str, str]:
+        login = httpx.post(f"{server.url}/api/v1/auth/login", json={"code": f"dev-{name}"})
+        return {"Authorization": f"Bearer {login.json()['token']}"}
+
+    lines = dict(line.split(":", 1) for line in server.demo_output.splitlines() if ":" in line)
+    activity_id = int(lines["demo activity"].split()[1].rstrip(","))
+    member, organizer = token("carol"), token("bob")
+    listed = httpx.get(f"{server.url}/api/v1/me/subscriptions", headers=member).json()["items"]
+    template = next(i["template_id"] for i in listed if i["event"] == "checkin.recorded")
+    consented = httpx.post(
+        f"{server.url}/api/v1/me/subscriptions", json={"accepted": [template]}, headers=member
+    )
+    assert consented.status_code == 200, consented.text
+    code = httpx.get(f"{server.url}/api/v1/activities/{activity_id}/checkin-code", headers=organizer).json()
+    body = {"code": code["code"], "latitude": 22.5431, "longitude": 114.0579, "accuracy": 5}
+    checked_in = httpx.post(
+        f"{server.url}/api/v1/activities/{activity_id}/checkins", json=body, headers=member
+    )
+    assert checked_in.status_code == 201, checked_in.text
+    emulator = f"http://127.0.0.1:{server.emulator_port}/__emulator__"
+    openid = httpx.get(f"{emulator}/openid", params={"name": "carol"}).json()["openid"]
+
+    def delivered() -> list:
+        return httpx.get(f"{emulator}/messages", params={"touser": openid}).json()["messages"]
+
+    assert wait_until(lambda: bool(delivered()), timeout=20), server.log.read_text()[-3000:]
+    [message] = delivered()
+    assert message["template_id"] == template
+    assert message["page"] == f"pages/activity/detail?id={activity_id}"
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'outcome="sent"' in metrics
+    assert 'gongxin_http_request_duration_seconds_bucket{le="0.005",method="POST"' in metrics
+
+
 def test_ctrl_c_stops_server_and_emulator_within_seconds(server: Server):
     assert port_open(server.emulator_port)
     started = time.monotonic()

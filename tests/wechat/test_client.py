@@ -206,6 +206,22 @@ def test_production_base_is_not_rewritten() -> None:
     assert set(http.adapters) == {"https://", "http://"}
 
 
+def test_the_connection_pool_holds_a_connection_per_thread(emulator: WeChatEmulator) -> None:
+    service = WeChatService.create(appid="wx-a", secret="s", api_base=emulator.url, max_workers=24)
+    adapter = service.client._http.get_adapter("https://api.weixin.qq.com/cgi-bin/token")
+    assert adapter._pool_maxsize == 24
+    service.close()
+
+
+def test_proxy_settings_are_read_once_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress.internal:3128")
+    client = MiniProgramClient("wx-a", "s", api_base=WECHAT_API_BASE)
+    assert client._http.proxies["https"] == "http://egress.internal:3128"
+    assert client._http.trust_env is False  # not looked up again on every request
+    monkeypatch.setenv("NO_PROXY", "api.weixin.qq.com")
+    assert "https" not in MiniProgramClient("wx-a", "s", api_base=WECHAT_API_BASE)._http.proxies
+
+
 # --- APIs --------------------------------------------------------------------------------------------
 @pytest.mark.asyncio
 async def test_subscribe_message_needs_one_consent_per_message(

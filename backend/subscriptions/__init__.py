@@ -1,0 +1,1 @@
+"""Subscribe-message consents, preferences and the record of every message delivery."""
