@@ -17,6 +17,7 @@ from .models import (
     PenaltyKind,
     QualificationKind,
 )
+from .regions import RegionCode
 
 Reason = Field(min_length=2, max_length=1000, description="Why: recorded in the audit trail")
 
@@ -25,7 +26,7 @@ class OrgCreate(BaseModel):
     credit_code: str = Field(min_length=1, max_length=64, description="Normalized before validation")
     name: str = Field(min_length=2, max_length=200)
     kind: OrgKind
-    authority_region_code: str = Field(pattern=r"^\d{6}$")
+    authority_region_code: RegionCode
     legal_representative: str | None = Field(default=None, max_length=64)
     address: str | None = Field(default=None, max_length=300)
     business_scope: str | None = Field(default=None, max_length=5000)
@@ -124,7 +125,7 @@ class QrReissue(BaseModel):
 
 
 class AuthorityCreate(BaseModel):
-    region_code: str = Field(pattern=r"^\d{6}$")
+    region_code: RegionCode
     name: str = Field(min_length=2, max_length=128)
 
 
@@ -148,7 +149,7 @@ class OrgPage(BaseModel):
 class OrgSearch(BaseModel):
     q: str | None = Field(default=None, max_length=100, description="Name: substring or prefix")
     kind: OrgKind | None = None
-    region: str | None = Field(default=None, pattern=r"^\d{6}$", description="A region subtree")
+    region: RegionCode | None = Field(default=None, description="A region subtree")
     status: OrgStatus | None = None
     credit_state: CreditState | None = None
     page: int = Field(default=1, ge=1, le=10_000)

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from ..accounts.models import User
@@ -40,7 +40,7 @@ from .models import (
     QrCodeVersion,
     Qualification,
 )
-from .regions import region_level
+from .regions import parse_region, region_level, subtree_filter
 from .schemas import (
     AnnualReportSet,
     AuthorityCreate,
@@ -99,7 +99,8 @@ async def get_organization(*, code: str) -> Organization:
 
 
 async def get_authority(*, region_code: str) -> Authority:
-    authority = await Authority.get_or_none(region_code=region_code)
+    """The authority of a region code (422 ``region.invalid`` for a malformed one)."""
+    authority = await Authority.get_or_none(region_code=parse_region(region_code))
     if authority is None:
         raise AuthorityNotFound(details={"region_code": region_code})
     return authority
@@ -415,7 +416,7 @@ async def get_proposals(
     """Credit proposals within the officer's jurisdiction."""
     query = CreditProposal.filter(status=status).select_related("organization")
     if not actor.is_platform_admin:
-        query = query.filter(_region_filter(await officer_region_codes(actor), "organization__region_code"))
+        query = query.filter(subtree_filter(await officer_region_codes(actor), "organization__region_code"))
     return await query.order_by("id").limit(500)
 
 
@@ -432,23 +433,6 @@ async def decide_proposal(
     )
     await profiles.invalidate(cache=cache, credit_code=proposal.organization.credit_code)
     return decided
-
-
-def _region_filter(region_codes: list[str], field: str) -> Q:
-    """Rows whose region lies in any of the given subtrees (by code prefix)."""
-    if not region_codes:
-        return Q(**{f"{field}": "__none__"})
-    clauses = []
-    for code in region_codes:
-        level = region_level(code)
-        if level == "national":
-            return Q()
-        prefix = code[:2] if level == "province" else code[:4] if level == "city" else code
-        clauses.append(Q(**{f"{field}__startswith": prefix}))
-    query = clauses[0]
-    for clause in clauses[1:]:
-        query |= clause
-    return query
 
 
 async def search(*, params: OrgSearch, cache: Cache) -> bytes:
@@ -474,7 +458,7 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
     if params.credit_state:
         query = query.filter(credit_state=params.credit_state)
     if params.region:
-        query = query.filter(_region_filter([params.region], "region_code"))
+        query = query.filter(subtree_filter([parse_region(params.region)], "region_code"))
     total = await query.count()
     rows = (
         await query.order_by("name", "id")
@@ -499,18 +483,19 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
 async def create_authority(*, actor: User, data: AuthorityCreate) -> Authority:
     """Create a registration authority (platform admins only)."""
     require_platform_admin(actor)
-    if await Authority.filter(region_code=data.region_code).exists():
+    region_code = parse_region(data.region_code)
+    if await Authority.filter(region_code=region_code).exists():
         raise AuthorityExists()
     async with in_transaction():
         authority = await Authority.create(
-            region_code=data.region_code, name=data.name, level=AuthorityLevel(region_level(data.region_code))
+            region_code=region_code, name=data.name, level=AuthorityLevel(region_level(region_code))
         )
         await audit_service.record(
             actor=actor,
             action="authority.create",
             target=authority,
             before=None,
-            after={"region_code": data.region_code, "name": data.name},
+            after={"region_code": region_code, "name": data.name},
             reason="",
         )
     return authority

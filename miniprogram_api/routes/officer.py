@@ -281,7 +281,7 @@ async def import_orgs(request: Request) -> HTTPResponse:
 @bp.get("/stats/regions/<region_code:str>")
 @openapi.tag("officer")
 @login_required
-@responds(200, RegionStatistics, "Counts for the region and each child region", 401, 403)
+@responds(200, RegionStatistics, "Counts for the region and each child region", 401, 403, 422)
 async def region_stats(request: Request, region_code: str) -> HTTPResponse:
     """Statistics of a region subtree, rolled up from county to national."""
     return json(
