@@ -20,6 +20,10 @@ async def make_user(**overrides: Any) -> User:
 
 
 async def make_authority(region_code: str = "440300", **overrides: Any) -> Authority:
+    """The authority of a region: the one ``reference.load_authorities()`` made, or a new one."""
+    existing = await Authority.get_or_none(region_code=region_code)
+    if existing is not None:
+        return existing
     fields: dict[str, Any] = {
         "region_code": region_code,
         "name": f"{region_code}民政局",

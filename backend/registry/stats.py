@@ -10,7 +10,7 @@ from tortoise.functions import Count
 from ..accounts.models import User
 from ..accounts.permissions import require_officer_for_region
 from .models import Organization
-from .reference import region_names
+from .reference import region_names_of
 from .regions import NATIONAL, region_level, subtree_filter
 
 
@@ -54,7 +54,7 @@ async def region_statistics(*, actor: User, region_code: str) -> dict[str, Any]:
             total[dimension][row[dimension]] += row["n"]
             if child is not None:
                 children[child][dimension][row[dimension]] += row["n"]
-    names = await region_names({region, *children})
+    names = await region_names_of({region, *children})
     return {
         "region": _counts(names.get(region, "全国" if region == NATIONAL else None), region, total),
         "children": [_counts(names.get(code), code, children[code]) for code in sorted(children)],
