@@ -216,7 +216,8 @@ class ImportReport(BaseModel):
     created: int
     updated: int
     unchanged: int
-    errors: list[ImportRowErrorRead]
+    errors: list[ImportRowErrorRead] = Field(description="The first 200 row errors")
+    errors_omitted: int = Field(description="Row errors beyond those listed")
     ignored_columns: list[str]
     encoding: str
 
