@@ -53,11 +53,13 @@ def test_an_xlsx_too_large_once_decompressed_is_refused_before_it_is_read(tmp_pa
 def _zip_bomb(uncompressed: int) -> bytes:
     """An XLSX-looking zip of a few hundred kilobytes whose sheet inflates to ``uncompressed`` bytes."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
-            chunk = b" " * (1 << 20)
-            for _ in range(uncompressed >> 20):
-                sheet.write(chunk)
+    with (
+        zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/worksheets/sheet1.xml", "w") as sheet,
+    ):
+        chunk = b" " * (1 << 20)
+        for _ in range(uncompressed >> 20):
+            sheet.write(chunk)
     return buffer.getvalue()
 
 
