@@ -8,6 +8,7 @@ from typing import Any
 from stdnum.cn import uscc
 
 from backend.accounts.models import User
+from backend.registry import search_index
 from backend.registry.models import Authority, AuthorityLevel, Organization, OrgKind
 
 _seq = itertools.count(1)
@@ -49,4 +50,6 @@ async def make_org(authority: Authority | None = None, **overrides: Any) -> Orga
         "region_code": authority.region_code,
     }
     fields.update(overrides)
-    return await Organization.create(**fields)
+    organization = await Organization.create(**fields)
+    await search_index.sync(organization_ids=[organization.id])  # as registering one does
+    return organization

@@ -12,6 +12,7 @@ from ..accounts.permissions import officer_region_codes
 from ..audit.models import AuditEntry
 from ..cache import Cache
 from ..errors import Forbidden
+from . import search_index
 from .authorities import AuthorityResolver
 from .importer import ImportRow, ParsedImport, RowError
 from .models import Authority, Organization
@@ -188,6 +189,9 @@ async def apply_import(
             for o, _ in to_update
         ]
         await AuditEntry.bulk_create(entries, batch_size=BATCH)
+        await search_index.sync(
+            credit_codes=[o.credit_code for o in to_create] + [o.credit_code for o, _ in to_update]
+        )
     result.applied = True
     # Only updated organizations can have a cached view; new ones have never been read.
     pipe = cache.client.pipeline(transaction=False)

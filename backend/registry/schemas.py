@@ -141,7 +141,8 @@ class OrgSummary(BaseModel):
 
 class OrgPage(BaseModel):
     items: list[OrgSummary]
-    total: int
+    total: int = Field(description="Exact when total_exact, else an estimate (at least the rows seen)")
+    total_exact: bool
     page: int
     page_size: int
 

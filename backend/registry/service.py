@@ -26,7 +26,8 @@ from ..audit import service as audit_service
 from ..cache import Cache
 from ..crypto import PersonalDataCipher
 from ..errors import Conflict, NotFound, Unprocessable
-from . import credit, credit_code, profiles, qr, qrtoken
+from . import credit, credit_code, profiles, qr, qrtoken, search_index
+from . import search as search_module
 from .models import (
     AnnualReport,
     Authority,
@@ -188,6 +189,7 @@ async def create_organization(*, actor: User | None, data: OrgCreate, cache: Cac
             check_digit_exception=not code.check_digit_ok,
             check_digit_exception_reason=data.check_digit_reason if not code.check_digit_ok else None,
         )
+        await search_index.sync(organization_ids=[organization.id])
         await audit_service.record(
             actor=actor,
             action="organization.create",
@@ -212,6 +214,7 @@ async def update_organization(
             setattr(organization, name, value)
         if changes:
             await organization.save(update_fields=[*changes, "updated_at"])
+        await search_index.sync(organization_ids=[organization.id])
 
     await _write(
         actor=actor,
@@ -448,33 +451,7 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
         built_at, _, page = cached.partition(b"|")
         if built_at == gen:
             return page
-    query = Organization.all()
-    if params.q:
-        query = query.filter(name__contains=params.q.strip())
-    if params.kind:
-        query = query.filter(kind=params.kind)
-    if params.status:
-        query = query.filter(status=params.status)
-    if params.credit_state:
-        query = query.filter(credit_state=params.credit_state)
-    if params.region:
-        query = query.filter(subtree_filter([parse_region(params.region)], "region_code"))
-    total = await query.count()
-    rows = (
-        await query.order_by("name", "id")
-        .offset((params.page - 1) * params.page_size)
-        .limit(params.page_size)
-        .values("credit_code", "name", "kind", "status", "credit_state", "region_code", "authority__name")
-    )
-    result = {
-        "items": [
-            {**{k: v for k, v in r.items() if k != "authority__name"}, "authority": r["authority__name"]}
-            for r in rows
-        ],
-        "total": total,
-        "page": params.page,
-        "page_size": params.page_size,
-    }
+    result = await search_module.find(params)
     page = orjson.dumps(result)
     await cache.client.set(key, gen + b"|" + page, ex=SEARCH_CACHE_SECONDS)
     return page
