@@ -152,7 +152,7 @@ async def _seed_postgres(url: str, rows: list[OrgRow]) -> tuple[float, int]:
     import asyncpg
 
     table, columns, defaults = columns_and_defaults()
-    conn = await asyncpg.connect(url, timeout=5, command_timeout=120)
+    conn = await asyncpg.connect(url, timeout=5, command_timeout=SEED_TIMEOUT_S)
     try:
         found = dict(
             await conn.fetch(
