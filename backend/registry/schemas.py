@@ -148,7 +148,11 @@ class OrgPage(BaseModel):
 
 
 class OrgSearch(BaseModel):
-    q: str | None = Field(default=None, max_length=100, description="Name: substring or prefix")
+    q: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A name fragment (names starting with it first) or a credit-code prefix",
+    )
     kind: OrgKind | None = None
     region: RegionCode | None = Field(default=None, description="A region subtree")
     status: OrgStatus | None = None
