@@ -19,13 +19,16 @@ The total is exact when every stream ran out within the page; otherwise it is an
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from tortoise import connections
 
+from ..cache import Cache
 from ..db import dialect
 from . import search_index
 from .regions import parse_region, subtree_prefix
@@ -35,6 +38,7 @@ CODE_PREFIX = re.compile(r"[0-9][0-9A-Z]{0,17}")
 MAX_DRIVER_PROBES = 8  # bigrams of a long fragment whose postings are counted to pick the rarest
 PROBE_CAP = 20_000  # a bigram with more postings than this counts as this many
 SAMPLE_ROWS = 20_000
+ESTIMATE_CACHE_SECONDS = 300
 _MASK = search_index.MAX_ORGANIZATION_ID
 
 
@@ -123,65 +127,89 @@ async def _rarest(bigrams: list[int]) -> int:
     return min(bigrams, key=lambda g: (gram_counts.get(g) or 0, g))
 
 
+# The public summary of each organization, read with the match itself (one round trip).
+SUMMARY = (
+    "o.credit_code, o.name, o.kind, o.status, o.credit_state, o.region_code, "
+    "(SELECT a.name FROM authorities a WHERE a.id = o.authority_id) AS authority"
+)
+SUMMARY_FIELDS = ("credit_code", "name", "kind", "status", "credit_state", "region_code", "authority")
+
+
 def _stream_by_gram(p: _Sql, low: int, high: int, where: str, limit: int) -> str:
-    """Organization ids from one gram's postings, in key order, checked by ``where``."""
+    """Matches from one gram's postings, in key order, checked by ``where``."""
     return (
-        f"SELECT * FROM (SELECT g.key AS rank FROM org_name_grams g "
+        f"SELECT {SUMMARY} FROM org_name_grams g "
         f"JOIN org_search_names s ON s.organization_id = (g.key & {_MASK}) "
         f"JOIN organizations o ON o.id = s.organization_id "
-        f"WHERE g.key >= {p(low)} AND g.key < {p(high)}{where} ORDER BY g.key LIMIT {p(limit)}) AS x"
+        f"WHERE g.key >= {p(low)} AND g.key < {p(high)}{where} ORDER BY g.key LIMIT {p(limit)}"
     )
 
 
-async def _streams(text: str, filters: _Filters, limit: int) -> tuple[list[list[int]], str, list[Any]]:
-    """The id streams of a query, and the condition (with its values) that counts its matches."""
+Summary = dict[str, Any]
+
+
+async def _ids(query: str, values: list[Any]) -> list[Summary]:
+    _, rows = await connections.get("default").execute_query(query, values)
+    return [dict(zip(SUMMARY_FIELDS, row, strict=True)) for row in rows]
+
+
+async def _starting(text: str, filters: _Filters, limit: int) -> list[Summary]:
+    """Names that start with ``text``: the postings of the gram a name starts with."""
     p = _Sql()
-    connection = connections.get("default")
-    escaped = _like_escape(text)
+    where = f" AND s.name_key LIKE {p(_like_escape(text) + '%')} ESCAPE '\\'" + filters.sql(p)
     if len(text) >= 2:
-        starts = p(escaped + "%")
-        where = f" AND s.name_key LIKE {starts} ESCAPE '\\'" + filters.sql(p)
         low, high = search_index.key_range(search_index.gram(text[0], text[1], start=True))
-        first = _stream_by_gram(p, low, high, where, limit)
-        bigrams = sorted({search_index.gram(text[i], text[i + 1]) for i in range(len(text) - 1)})
-        step = max(1, len(bigrams) // MAX_DRIVER_PROBES)
-        driver = await _rarest(bigrams[::step][:MAX_DRIVER_PROBES])
-        inside = p("%" + escaped + "%")
-        elsewhere = p(escaped + "%")
-        where = (
-            f" AND s.name_key LIKE {inside} ESCAPE '\\' AND s.name_key NOT LIKE {elsewhere} ESCAPE '\\'"
-            + filters.sql(p)
+    else:  # every gram a name starts with whose first character is ``text``
+        first = search_index.gram(text, "", start=True)
+        low, high = search_index.key_range(first)[0], search_index.key_range(first | 0xFFFF)[1]
+    return await _ids(_stream_by_gram(p, low, high, where, limit), p.values)
+
+
+async def _containing(text: str, filters: _Filters, limit: int) -> list[Summary]:
+    """Names that contain ``text`` but do not start with it: the postings of its rarest bigram."""
+    p = _Sql()
+    escaped = _like_escape(text)
+    where = (
+        f" AND s.name_key LIKE {p('%' + escaped + '%')} ESCAPE '\\'"
+        f" AND s.name_key NOT LIKE {p(escaped + '%')} ESCAPE '\\'" + filters.sql(p)
+    )
+    if len(text) == 1:  # no bigram to read: the names themselves, in organization order
+        return await _ids(
+            f"SELECT {SUMMARY} FROM org_search_names s "
+            "JOIN organizations o ON o.id = s.organization_id "
+            f"WHERE 1 = 1{where} ORDER BY s.organization_id LIMIT {p(limit)}",
+            p.values,
         )
-        low, high = search_index.key_range(driver)
-        second = _stream_by_gram(p, low, high, where, limit)
-    elif len(text) == 1:
-        where = f" AND s.name_key LIKE {p(escaped + '%')} ESCAPE '\\'" + filters.sql(p)
-        first_gram = search_index.gram(text, "", start=True)
-        low, high = search_index.key_range(first_gram)[0], search_index.key_range(first_gram | 0xFFFF)[1]
-        first = _stream_by_gram(p, low, high, where, limit)
-        inside = p("%" + escaped + "%")
-        second = (
-            f"SELECT * FROM (SELECT s.organization_id AS rank FROM org_search_names s "
-            f"JOIN organizations o ON o.id = s.organization_id WHERE s.name_key LIKE {inside} "
-            f"ESCAPE '\\' AND s.name_key NOT LIKE {p(escaped + '%')} ESCAPE '\\'{filters.sql(p)} "
-            f"ORDER BY s.organization_id LIMIT {p(limit)}) AS y"
-        )
-    else:
-        query = (
-            f"SELECT 0 AS stream, o.id AS rank FROM organizations o WHERE 1 = 1{filters.sql(p)} "
-            f"ORDER BY o.id LIMIT {p(limit)}"
-        )
-        _, rows = await connection.execute_query(query, p.values)
-        count = _Sql()
-        return [[row[1] for row in rows]], f"1 = 1{filters.sql(count)}", count.values
-    query = f"SELECT 0 AS stream, rank FROM ({first}) AS a UNION ALL SELECT 1, rank FROM ({second}) AS b"
-    _, rows = await connection.execute_query(query, p.values)
-    streams: list[list[int]] = [[], []]
-    for stream, rank in sorted((int(r[0]), int(r[1])) for r in rows):
-        streams[stream].append(rank & _MASK)
+    bigrams = sorted({search_index.gram(text[i], text[i + 1]) for i in range(len(text) - 1)})
+    step = max(1, len(bigrams) // MAX_DRIVER_PROBES)
+    low, high = search_index.key_range(await _rarest(bigrams[::step][:MAX_DRIVER_PROBES]))
+    return await _ids(_stream_by_gram(p, low, high, where, limit), p.values)
+
+
+async def _streams(text: str, filters: _Filters, limit: int) -> tuple[list[Summary], bool, str, list[Any]]:
+    """The first ``limit`` matches in rank order, whether that is all of them, and how to count them."""
     count = _Sql()
-    condition = f"s.name_key LIKE {count('%' + escaped + '%')} ESCAPE '\\'{filters.sql(count)}"
-    return streams, condition, count.values
+    if text:
+        # Names that start with the text first; the others only when the page reaches past them
+        # (a fragment that names a place, 深圳市南山区, starts a hundred thousand names and is found
+        # elsewhere in none: looking for those would read every candidate).
+        ranked = await _starting(text, filters, limit)
+        complete = False
+        if len(ranked) < limit:
+            others = await _containing(text, filters, limit - len(ranked))
+            ranked += others
+            complete = len(ranked) < limit
+        condition = f"s.name_key LIKE {count('%' + _like_escape(text) + '%')} ESCAPE '\\'"
+        return ranked, complete, condition + filters.sql(count), count.values
+    p = _Sql()
+    # A credit-code prefix reads the codes' unique index in code order; other filters, registration order.
+    order = "o.credit_code" if filters.code_prefix else "o.id"
+    ranked = await _ids(
+        f"SELECT {SUMMARY} FROM organizations o WHERE 1 = 1{filters.sql(p)} "
+        f"ORDER BY {order} LIMIT {p(limit)}",
+        p.values,
+    )
+    return ranked, len(ranked) < limit, f"1 = 1{filters.sql(count)}", count.values
 
 
 async def _table_size(table: str) -> float:
@@ -223,24 +251,31 @@ async def _count(*, by_name: bool, condition: str, values: list[Any]) -> tuple[i
     return round(int(rows[0][0]) * 100.0 / percent), percent >= 100.0
 
 
-async def _summaries(ids: list[int]) -> list[dict[str, Any]]:
-    """The public summary of each organization, in the order of ``ids``."""
-    if not ids:
-        return []
-    p = _Sql()
-    marks = ", ".join(p(i) for i in ids)
-    rows = await connections.get("default").execute_query_dict(
-        "SELECT o.id, o.credit_code, o.name, o.kind, o.status, o.credit_state, o.region_code, "
-        "a.name AS authority FROM organizations o JOIN authorities a ON a.id = o.authority_id "
-        f"WHERE o.id IN ({marks})",
-        p.values,
+async def _estimate(
+    text: str, filters: _Filters, condition: str, values: list[Any], *, cache: Cache | None, generation: bytes
+) -> tuple[int, bool]:
+    """The count of a search, shared between its pages through the cache until the next write."""
+    if cache is None:
+        return await _count(by_name=bool(text), condition=condition, values=values)
+    described = orjson.dumps(
+        [text, filters.kind, filters.status, filters.credit_state, filters.region, filters.code_prefix]
     )
-    by_id = {row.pop("id"): row for row in rows}
-    return [by_id[i] for i in ids if i in by_id]
+    key = cache.key(f"org:search-total:{generation.decode()}:{hashlib.sha256(described).hexdigest()[:32]}")
+    cached = await cache.client.get(key)
+    if cached is not None:
+        total, exact = cached.split(b"|")
+        return int(total), exact == b"1"
+    total, exact = await _count(by_name=bool(text), condition=condition, values=values)
+    await cache.client.set(key, f"{total}|{int(exact)}".encode(), ex=ESTIMATE_CACHE_SECONDS)
+    return total, exact
 
 
-async def find(params: OrgSearch) -> dict[str, Any]:
-    """One page of organizations matching the search, prefix matches first, with a total."""
+async def find(params: OrgSearch, *, cache: Cache | None = None, generation: bytes = b"0") -> dict[str, Any]:
+    """One page of organizations matching the search, prefix matches first, with a total.
+
+    With ``cache``, a search's total is worked out once for all its pages, until the search
+    ``generation`` (bumped by every write of an organization) changes.
+    """
     raw = (params.q or "").strip()
     filters = _Filters(
         kind=params.kind,
@@ -253,15 +288,14 @@ async def find(params: OrgSearch) -> dict[str, Any]:
         filters.code_prefix, text = raw.upper(), ""
     offset = (params.page - 1) * params.page_size
     limit = offset + params.page_size + 1
-    streams, condition, values = await _streams(text, filters, limit)
-    ranked = [i for stream in streams for i in stream]
-    if all(len(stream) < limit for stream in streams):
+    ranked, complete, condition, values = await _streams(text, filters, limit)
+    if complete:
         total, exact = len(ranked), True
     else:
-        total, exact = await _count(by_name=bool(text), condition=condition, values=values)
+        total, exact = await _estimate(text, filters, condition, values, cache=cache, generation=generation)
         total = max(total, len(ranked))
     return {
-        "items": await _summaries(ranked[offset : offset + params.page_size]),
+        "items": ranked[offset : offset + params.page_size],
         "total": total,
         "total_exact": exact,
         "page": params.page,

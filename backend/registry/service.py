@@ -451,7 +451,7 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
         built_at, _, page = cached.partition(b"|")
         if built_at == gen:
             return page
-    result = await search_module.find(params)
+    result = await search_module.find(params, cache=cache, generation=gen)
     page = orjson.dumps(result)
     await cache.client.set(key, gen + b"|" + page, ex=SEARCH_CACHE_SECONDS)
     return page

@@ -59,7 +59,7 @@ async def test_a_credit_code_prefix_finds_its_organizations(db):
     await make_org(nanshan, name="乙协会")
     await make_org(shenzhen, name="丙协会")
     assert await names(q="51440305") == ["甲协会", "乙协会"]
-    assert await names(q="514403") == ["甲协会", "乙协会", "丙协会"]
+    assert await names(q="514403") == ["丙协会", "甲协会", "乙协会"]  # in code order
     assert await names(q=first.credit_code.lower()) == ["甲协会"]
 
 
