@@ -137,11 +137,11 @@ SUMMARY_FIELDS = ("credit_code", "name", "kind", "status", "credit_state", "regi
 
 def _stream_by_gram(p: _Sql, low: int, high: int, where: str, limit: int) -> str:
     """Matches from one gram's postings, in key order, checked by ``where``."""
+    # CROSS JOIN fixes SQLite's join order (the postings drive); PostgreSQL plans it as a join.
     return (
-        f"SELECT {SUMMARY} FROM org_name_grams g "
-        f"JOIN org_search_names s ON s.organization_id = (g.key & {_MASK}) "
-        f"JOIN organizations o ON o.id = s.organization_id "
-        f"WHERE g.key >= {p(low)} AND g.key < {p(high)}{where} ORDER BY g.key LIMIT {p(limit)}"
+        f"SELECT {SUMMARY} FROM org_name_grams g CROSS JOIN org_search_names s CROSS JOIN organizations o "
+        f"WHERE g.key >= {p(low)} AND g.key < {p(high)} AND s.organization_id = (g.key & {_MASK}) "
+        f"AND o.id = s.organization_id{where} ORDER BY g.key LIMIT {p(limit)}"
     )
 
 
@@ -180,10 +180,15 @@ async def _containing(text: str, filters: _Filters, limit: int) -> list[Summary]
             f"WHERE 1 = 1{where} ORDER BY s.organization_id LIMIT {p(limit)}",
             p.values,
         )
+    low, high = search_index.key_range(await _rarest(_probed_bigrams(text)))
+    return await _ids(_stream_by_gram(p, low, high, where, limit), p.values)
+
+
+def _probed_bigrams(text: str) -> list[int]:
+    """The bigrams of a fragment whose postings are counted to choose the rarest (at most 8, spread)."""
     bigrams = sorted({search_index.gram(text[i], text[i + 1]) for i in range(len(text) - 1)})
     step = max(1, len(bigrams) // MAX_DRIVER_PROBES)
-    low, high = search_index.key_range(await _rarest(bigrams[::step][:MAX_DRIVER_PROBES]))
-    return await _ids(_stream_by_gram(p, low, high, where, limit), p.values)
+    return bigrams[::step][:MAX_DRIVER_PROBES]
 
 
 async def _streams(text: str, filters: _Filters, limit: int) -> tuple[list[Summary], bool, str, list[Any]]:
@@ -226,13 +231,24 @@ async def _table_size(table: str) -> float:
     return size
 
 
-async def _count(*, by_name: bool, condition: str, values: list[Any]) -> tuple[int, bool]:
+async def _count(*, text: str, condition: str, values: list[Any]) -> tuple[int, bool]:
     """How many match: estimated from a block sample on PostgreSQL, counted on SQLite."""
-    table = (
-        "org_search_names s JOIN organizations o ON o.id = s.organization_id"
-        if by_name
-        else "organizations o"
-    )
+    by_name = bool(text)
+    joined = "org_search_names s JOIN organizations o ON o.id = s.organization_id"
+    table = joined if by_name else "organizations o"
+    if dialect() != "postgres" and len(text) >= 2:
+        # Exact, over the candidates of the rarest bigram rather than every name; CROSS JOIN keeps
+        # SQLite's join order (postings first), which it would otherwise turn round.
+        p = _Sql()
+        p.values = list(values)
+        low, high = search_index.key_range(await _rarest(_probed_bigrams(text)))
+        _, rows = await connections.get("default").execute_query(
+            "SELECT count(*) FROM org_name_grams g CROSS JOIN org_search_names s CROSS JOIN organizations o "
+            f"WHERE g.key >= {p(low)} AND g.key < {p(high)} AND s.organization_id = (g.key & {_MASK}) "
+            f"AND o.id = s.organization_id AND {condition}",
+            p.values,
+        )
+        return int(rows[0][0]), True
     if dialect() != "postgres":
         _, rows = await connections.get("default").execute_query(
             f"SELECT count(*) FROM {table} WHERE {condition}",
@@ -256,7 +272,7 @@ async def _estimate(
 ) -> tuple[int, bool]:
     """The count of a search, shared between its pages through the cache until the next write."""
     if cache is None:
-        return await _count(by_name=bool(text), condition=condition, values=values)
+        return await _count(text=text, condition=condition, values=values)
     described = orjson.dumps(
         [text, filters.kind, filters.status, filters.credit_state, filters.region, filters.code_prefix]
     )
@@ -265,7 +281,7 @@ async def _estimate(
     if cached is not None:
         total, exact = cached.split(b"|")
         return int(total), exact == b"1"
-    total, exact = await _count(by_name=bool(text), condition=condition, values=values)
+    total, exact = await _count(text=text, condition=condition, values=values)
     await cache.client.set(key, f"{total}|{int(exact)}".encode(), ex=ESTIMATE_CACHE_SECONDS)
     return total, exact
 
