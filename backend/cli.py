@@ -45,7 +45,7 @@ async def _with_db(settings: Settings, work: Callable[[], Awaitable[None]]) -> N
 def cmd_migrate(args: argparse.Namespace) -> None:
     """Apply the migrations to DATABASE_URL."""
     from .db import apply_migrations
-    from .registry import reference
+    from .registry import reference, search_index
 
     settings = _settings()
     _ensure_sqlite_dir(settings)
@@ -53,7 +53,11 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
     async def work() -> None:
         regions, authorities = await reference.load()
-        print(f"migrations applied; reference data: {regions} regions, {authorities} authorities added")
+        indexed = await search_index.index_missing()
+        print(
+            f"migrations applied; reference data: {regions} regions, {authorities} authorities added; "
+            f"{indexed} organizations added to the search index"
+        )
 
     asyncio.run(_with_db(settings, work))
 

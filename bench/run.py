@@ -7,7 +7,7 @@
     .venv/bin/python bench/run.py --profile    # py-spy on the server's worker during each run
 
 It installs wrk if missing, picks PostgreSQL + Redis when they answer on 127.0.0.1 (else SQLite and
-the in-process cache), migrates, loads the demo data (and 100,000 seeded organizations when a selected
+the in-process cache), migrates, loads the demo data (and 1,000,000 seeded organizations when a selected
 scenario needs them, bench/seed.py), starts `gongxin serve` (1 worker, JSON logs at WARNING, the local
 WeChat emulator) and bench/hello.py, measures the ceiling and each scenario of bench/scenarios.py
 (timing the command scenarios, bench/commands.py), prints a table and writes
@@ -749,7 +749,7 @@ def distinct_free_ports(count: int) -> list[int]:
 
 
 def seed_organizations(database_url: str) -> dict[str, Any]:
-    """bench/seed.py's 100,000 organizations, before the server starts (so no cache has seen the table)."""
+    """bench/seed.py's organizations, before the server starts (so no cache has seen the table)."""
     import seed
 
     say(f"$ python bench/seed.py DATABASE_URL --count {SEED_COUNT}")
@@ -758,7 +758,7 @@ def seed_organizations(database_url: str) -> dict[str, Any]:
     except seed.SeedError as exc:
         raise BenchError(f"seeding failed: {exc}") from exc
     except TimeoutError as exc:
-        raise BenchError("seeding took longer than 180 s") from exc
+        raise BenchError(f"seeding took longer than {seed.SEED_TIMEOUT_S} s") from exc
     say(f"  {result.summary()}")
     return asdict(result)
 

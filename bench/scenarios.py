@@ -8,7 +8,7 @@ Add a scenario by appending a ``Scenario`` to ``SCENARIOS`` (see bench/README.md
   it is given the bearer token (if ``needs_token``) both as ``wrk.headers["Authorization"]`` and as
   ``args[1]`` of its ``init(args)``.
 * ``needs_token``: run.py logs in once as ``dev-bench`` and sends ``Authorization: Bearer <token>``.
-* ``needs_seed``: run.py adds 100,000 organizations (bench/seed.py) after the demo data, before the
+* ``needs_seed``: run.py adds 1,000,000 organizations (bench/seed.py) after the demo data, before the
   server starts; only when a selected scenario asks for them.
 * ``path`` may name values that exist only once the server runs, as ``{name}`` (see ``PATH_VALUES``):
   run.py fills them in (URL-encoded) before the preflight and wrk.
@@ -80,7 +80,7 @@ class Scenario:
     target: Target | None = None
     headers: dict[str, str] = field(default_factory=dict)
     description: str = ""
-    needs_seed: bool = False  # the 100,000 seeded organizations (bench/seed.py)
+    needs_seed: bool = False  # the 1,000,000 seeded organizations (bench/seed.py)
     connections: int | None = None  # wrk -c for this scenario; None: run.py's CONNECTIONS (64)
     command: str | None = None  # a function in bench/commands.py: a timed command, not an HTTP load
     # A burst instead of a timed load: this many members, each sending the request exactly once
@@ -94,7 +94,7 @@ PATH_VALUES = {
     "demo_qr_url": "the `url` of GET /api/v1/orgs/51440300MJL0000103/qrcode (the demo organization)",
 }
 DEMO_ORG = "51440300MJL0000103"  # from `gongxin demo-data`: a grade, an annual report, a QR code
-SEED_COUNT = 100_000
+SEED_COUNT = 1_000_000
 
 
 # The server runs with LOGIN_RATE_LIMIT_PER_MINUTE=1000000 (all wrk connections come from 127.0.0.1).
@@ -132,7 +132,7 @@ SCENARIOS: list[Scenario] = [
         needs_token=True,
         description="the signed-in user and roles: token check + user and role reads",
     ),
-    # The registry, over 100,000 seeded organizations. Warm: the same URL again and again, so after
+    # The registry, over 1,000,000 seeded organizations. Warm: the same URL again and again, so after
     # the first request each answer comes from the shared Redis cache (one or two round trips).
     Scenario(
         name="verify",
@@ -153,10 +153,10 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         name="search",
         method="GET",
-        path="/api/v1/orgs?q=志愿&page_size=20",  # about 4,300 hits in 100,000; run.py URL-encodes
+        path="/api/v1/orgs?q=志愿&page_size=20",  # about 43,000 hits in 1,000,000; run.py URL-encodes
         needs_seed=True,
         target=Target(min_ratio=0.3),
-        description="name substring 志愿 over 100,000 organizations, first page (20), warm (cached page)",
+        description="name substring 志愿 over 1,000,000 organizations, first page (20), warm (cached page)",
     ),
     Scenario(
         name="search-region",
@@ -177,6 +177,18 @@ SCENARIOS: list[Scenario] = [
         connections=10,
         description="no target; 10 connections: 4,800 different searches in turn (query, region, "
         "kind, page), so nearly every request misses the cache and runs the count and page queries",
+    ),
+    Scenario(
+        name="search-index",
+        method="GET",
+        path="/api/v1/orgs?q=...",
+        lua="search_index.lua",
+        needs_seed=True,
+        connections=10,
+        target=Target(max_p99_ms=50),
+        description="10 connections, uncached: 2-7 character name fragments, credit-code prefixes and "
+        "regions over 1,000,000 organizations, pages 1-5 of 10-29 (4,400 distinct requests): the "
+        "bigram index, prefix matches first, an estimated total",
     ),
     # Party building: everyone at a meeting scans the organizer's code within a few seconds.
     Scenario(

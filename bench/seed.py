@@ -3,8 +3,8 @@
     .venv/bin/python bench/seed.py postgres://postgres@127.0.0.1:5432/gongxin_bench --count 100000
     .venv/bin/python bench/seed.py sqlite:///tmp/bench.sqlite3 --count 100000
 
-bench/run.py calls ``seed()`` before it starts the server when a selected scenario needs the 100,000
-organizations (search, verify). Going through `gongxin import-orgs --apply` instead is the realistic
+bench/run.py calls ``seed()`` before it starts the server when a selected scenario needs the
+1,000,000 organizations (search, verify). Going through `gongxin import-orgs --apply` instead is the realistic
 path but takes over a minute for 100,000 rows on PostgreSQL here (see bench/README.md), too long for
 every `make bench`; this writes the same rows (bench/orgdata.py, serials ``MJB...``) with one
 ``COPY`` (asyncpg) or one ``executemany`` (SQLite), then ``ANALYZE``s the table.
@@ -13,7 +13,10 @@ Columns follow the Tortoise model: every column of ``Organization`` that the see
 the model's default, so a new column with a default needs no change here (one without a default and
 not nullable is an error that names it). Authorities are looked up by region code: 440000 and the
 other provinces exist after `gongxin migrate`, 440300 and 440305 after `gongxin demo-data`.
-No audit entries are written: the search and verification paths do not read them.
+No audit entries are written: the search and verification paths do not read them. The name search
+index (``org_search_names``, ``org_name_grams``) is written as the app's ``search_index.sync`` would,
+with the same functions, in sorted order (``COPY`` on PostgreSQL, so each posting lands at the right
+end of the primary key's btree).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import enum
 import sqlite3
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +36,7 @@ from urllib.parse import urlsplit
 from orgdata import PLACES, OrgRow, organizations
 
 SERIAL_PREFIX = "MJB"
+SEED_TIMEOUT_S = 900
 
 
 class SeedError(Exception):
@@ -125,6 +130,20 @@ def _check_required(columns: list[str], first: tuple[Any, ...]) -> None:
             )
 
 
+def index_rows(organizations: Iterable[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[int]]:
+    """The search index's rows for these (id, name): the name keys, and every posting, sorted."""
+    from backend.registry import search_index
+
+    keys: list[tuple[int, str]] = []
+    postings: list[int] = []
+    for organization_id, name in organizations:
+        key = search_index.normalize(name)
+        keys.append((organization_id, key))
+        postings.extend(search_index.postings(key, organization_id))
+    postings.sort()
+    return keys, postings
+
+
 def _needed_regions() -> list[str]:
     return sorted({p.authority_region for p in PLACES})
 
@@ -133,7 +152,7 @@ async def _seed_postgres(url: str, rows: list[OrgRow]) -> tuple[float, int]:
     import asyncpg
 
     table, columns, defaults = columns_and_defaults()
-    conn = await asyncpg.connect(url, timeout=5, command_timeout=120)
+    conn = await asyncpg.connect(url, timeout=5, command_timeout=SEED_TIMEOUT_S)
     try:
         found = dict(
             await conn.fetch(
@@ -146,9 +165,22 @@ async def _seed_postgres(url: str, rows: list[OrgRow]) -> tuple[float, int]:
             raise SeedError(f"no authorities for {', '.join(missing)}: run `gongxin migrate` and `demo-data`")
         records = build_records(rows, found, columns, defaults)
         started = time.perf_counter()
+        before = int(await conn.fetchval(f'SELECT coalesce(max(id), 0) FROM "{table}"'))  # noqa: S608
         async with conn.transaction():
             await conn.copy_records_to_table(table, records=records, columns=columns)
-        await conn.execute(f'ANALYZE "{table}"')
+            names = await conn.fetch(f'SELECT id, name FROM "{table}" WHERE id > $1', before)  # noqa: S608
+            keys, postings = index_rows((r["id"], r["name"]) for r in names)
+            await conn.copy_records_to_table(
+                "org_search_names", records=keys, columns=["organization_id", "name_key"]
+            )
+            for start in range(0, len(postings), 1_000_000):
+                chunk = postings[start : start + 1_000_000]
+                await conn.copy_records_to_table(
+                    "org_name_grams", records=[(k,) for k in chunk], columns=["key"]
+                )
+        for analyzed in (table, "org_search_names", "org_name_grams"):
+            # VACUUM sets the visibility map, so the index's range scans need not visit the heap.
+            await conn.execute(f'VACUUM ANALYZE "{analyzed}"')
         write_s = time.perf_counter() - started
         after = int(await conn.fetchval(f'SELECT count(*) FROM "{table}"'))  # noqa: S608
     finally:
@@ -178,11 +210,16 @@ def _seed_sqlite(path: str, rows: list[OrgRow]) -> tuple[float, int]:
         ]
         started = time.perf_counter()
         names = ", ".join(f'"{c}"' for c in columns)
+        before = int(conn.execute(f'SELECT coalesce(max(id), 0) FROM "{table}"').fetchone()[0])  # noqa: S608
         with conn:
             conn.executemany(
                 f'INSERT INTO "{table}" ({names}) VALUES ({",".join("?" * len(columns))})',  # noqa: S608
                 records,
             )
+            created = conn.execute(f'SELECT id, name FROM "{table}" WHERE id > ?', (before,))  # noqa: S608
+            keys, postings = index_rows(created)
+            conn.executemany("INSERT INTO org_search_names (organization_id, name_key) VALUES (?, ?)", keys)
+            conn.executemany("INSERT INTO org_name_grams (key) VALUES (?)", ((k,) for k in postings))
         conn.execute(f'ANALYZE "{table}"')
         write_s = time.perf_counter() - started
         after = int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # noqa: S608
@@ -199,7 +236,7 @@ def seed(database_url: str, count: int) -> SeedResult:
     scheme = urlsplit(database_url).scheme
     if scheme in ("postgres", "postgresql"):
         url = database_url.replace("postgres://", "postgresql://", 1)
-        write_s, after = asyncio.run(asyncio.wait_for(_seed_postgres(url, rows), 180))
+        write_s, after = asyncio.run(asyncio.wait_for(_seed_postgres(url, rows), SEED_TIMEOUT_S))
         where = "PostgreSQL (COPY)"
     elif scheme == "sqlite":
         path = database_url.removeprefix("sqlite://").split("?", 1)[0]
@@ -220,7 +257,7 @@ def seed(database_url: str, count: int) -> SeedResult:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database_url", help="postgres://... or sqlite:///path (migrated, demo data loaded)")
-    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--count", type=int, default=1_000_000)
     args = parser.parse_args(argv)
     try:
         result = seed(args.database_url, args.count)

@@ -8,6 +8,7 @@ from typing import Any
 from stdnum.cn import uscc
 
 from backend.accounts.models import User
+from backend.registry import search_index
 from backend.registry.models import Authority, AuthorityLevel, Organization, OrgKind
 
 _seq = itertools.count(1)
@@ -20,6 +21,10 @@ async def make_user(**overrides: Any) -> User:
 
 
 async def make_authority(region_code: str = "440300", **overrides: Any) -> Authority:
+    """The authority of a region: the one ``reference.load_authorities()`` made, or a new one."""
+    existing = await Authority.get_or_none(region_code=region_code)
+    if existing is not None:
+        return existing
     fields: dict[str, Any] = {
         "region_code": region_code,
         "name": f"{region_code}民政局",
@@ -45,4 +50,6 @@ async def make_org(authority: Authority | None = None, **overrides: Any) -> Orga
         "region_code": authority.region_code,
     }
     fields.update(overrides)
-    return await Organization.create(**fields)
+    organization = await Organization.create(**fields)
+    await search_index.sync(organization_ids=[organization.id])  # as registering one does
+    return organization

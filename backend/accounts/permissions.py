@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import Forbidden
 from ..registry.models import Organization
-from ..registry.regions import region_within
+from ..registry.regions import parse_region, region_within
 from .models import OfficerRole, StaffRole, User
 
 
@@ -35,12 +35,22 @@ async def officer_region_codes(user: User) -> list[str]:
     )
 
 
-async def require_officer_for_region(user: User, region_code: str) -> None:
-    """Allow an officer whose authority's region contains ``region_code`` (or a platform admin)."""
+async def require_officer_for_region(user: User, region_code: str) -> str:
+    """Allow an officer whose authority's region contains ``region_code`` (or a platform admin).
+
+    Returns the parsed code, which the caller's query must use: the check and the query then read
+    the same region. A user who is no officer at all is refused (403) before the code is read; an
+    officer gets 422 ``region.invalid`` for a malformed one.
+    """
     if user.is_platform_admin:
-        return
-    if not any(region_within(region_code, own) for own in await officer_region_codes(user)):
+        return parse_region(region_code)
+    own = await officer_region_codes(user)
+    if not own:
         raise OutsideJurisdiction()
+    region = parse_region(region_code)
+    if not any(region_within(region, code) for code in own):
+        raise OutsideJurisdiction()
+    return region
 
 
 async def require_staff(user: User, organization: Organization) -> StaffRole:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from ..registry.regions import RegionCode
 from .models import StaffRoleKind, User
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class MeRead(BaseModel):
 class RoleGrantCreate(BaseModel):
     kind: Literal["admin", "officer", "staff"]
     user_id: int
-    authority_region_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    authority_region_code: RegionCode | None = None
     credit_code: str | None = Field(default=None, min_length=18, max_length=18)
     staff_role: StaffRoleKind = StaffRoleKind.ADMIN
     reason: str = Field(default="", max_length=500)

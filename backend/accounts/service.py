@@ -13,6 +13,7 @@ from ..cache import Cache
 from ..crypto import PersonalDataCipher, mask_phone
 from ..errors import NotFound, Unprocessable
 from ..registry.models import Authority, Organization
+from ..registry.regions import parse_region
 from . import session_cache, tokens
 from .models import AuthSession, OfficerRole, StaffRole, StaffRoleKind, User
 
@@ -257,7 +258,8 @@ async def grant_staff(
 
 
 async def get_authority(*, region_code: str) -> Authority:
-    authority = await Authority.get_or_none(region_code=region_code)
+    """The authority of a region code (422 ``region.invalid`` for a malformed one)."""
+    authority = await Authority.get_or_none(region_code=parse_region(region_code))
     if authority is None:
         raise AuthorityNotFound(details={"region_code": region_code})
     return authority

@@ -18,7 +18,7 @@ from ..accounts.models import User
 from ..accounts.permissions import require_officer_for_region
 from ..errors import Unprocessable
 from ..registry.models import Organization
-from ..registry.service import _region_filter
+from ..registry.regions import subtree_filter
 from .models import Activity, ActivityKind, Branch, BranchMember, Membership
 from .service import attendance_of, get_branch, require_roster_access
 
@@ -119,16 +119,16 @@ async def region_report(
     *, actor: User, region_code: str, period_text: str, requirements: dict[str, str]
 ) -> dict[str, Any]:
     """For an officer: the branches of a region that fell short, and organizations that need a branch."""
-    await require_officer_for_region(actor, region_code)
+    region = await require_officer_for_region(actor, region_code)
     period = parse_period(period_text)
     required = required_counts(period, requirements)
     # A fixed number of queries whatever the size of the region: branches, the meetings they held
     # in the period, party members, and organizations that report members but have no branch.
-    in_region = _region_filter([region_code], "organization__region_code")
+    in_region = subtree_filter([region], "organization__region_code")
     branches = await Branch.filter(in_region).select_related("organization").order_by("id")
     held: dict[int, dict[str, int]] = {}
     meetings = await Activity.filter(
-        _region_filter([region_code], "branch__organization__region_code"),
+        subtree_filter([region], "branch__organization__region_code"),
         starts_at__gte=period.start.astimezone(UTC),
         starts_at__lt=period.end.astimezone(UTC),
     ).values_list("branch_id", "kind")
@@ -156,12 +156,12 @@ async def region_report(
             }
         )
     members = await BranchMember.filter(
-        _region_filter([region_code], "branch__organization__region_code"),
+        subtree_filter([region], "branch__organization__region_code"),
         membership__in=[Membership.FULL, Membership.PROBATIONARY],
     ).count()
     with_branch = {b.organization_id for b in branches}
     reporting = await Organization.filter(
-        _region_filter([region_code], "region_code"), party_members_reported__gte=3
+        subtree_filter([region], "region_code"), party_members_reported__gte=3
     ).values("id", "credit_code", "name", "party_members_reported")
     flagged = [
         {
@@ -173,7 +173,7 @@ async def region_report(
         if o["id"] not in with_branch
     ]
     return {
-        "region_code": region_code,
+        "region_code": region,
         "period": period.label,
         "branches": len(branches),
         "compliant_branches": compliant,

@@ -17,6 +17,11 @@ What real exports look like, and what is accepted:
 
 Row numbers are the file's own (the header is row 1 when nothing is above it), as Excel shows them.
 
+Limits (``ImportLimits``; an upload through the API has ``UPLOAD_LIMITS``, the console none): at
+most 50,000 data rows, and an XLSX whose parts would decompress to more than 100 MiB is refused
+before anything is decompressed (a zip bomb: Python's zipfile never inflates a member past the size
+its directory declares, so the declared sizes bound the work). Either is 413 with its own code.
+
 A code whose check character fails is a row error unless the caller passes
 ``allow_bad_check_digit=True`` (an officer's explicit decision, with a reason the caller records); such
 rows then come back with ``check_digit_ok=False``.
@@ -37,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from backend.errors import Unprocessable
+from backend.errors import PayloadTooLarge, Unprocessable
 from backend.registry import credit_code as cc
 from backend.registry.models import OrgKind, OrgStatus
 
@@ -65,6 +70,28 @@ class ImportEncoding(ImportFileError):
 class ImportFormat(ImportFileError):
     code = "import.format"
     message = "无法读取文件，请上传 CSV 或 XLSX 文件 / Unreadable file; upload CSV or XLSX"
+
+
+class ImportTooManyRows(PayloadTooLarge):
+    code = "import.too_many_rows"
+    message = "导入文件行数过多，请拆分为多个文件后上传 / Too many rows; split the file"
+
+
+class ImportTooLarge(PayloadTooLarge):
+    code = "import.too_large"
+    message = "XLSX 文件解压后过大，请拆分或另存为 CSV / The XLSX file is too large once decompressed"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """How much one import may hold; None: no limit."""
+
+    max_rows: int | None = 50_000
+    max_xlsx_uncompressed_bytes: int | None = 100 * 1024 * 1024
+
+
+UPLOAD_LIMITS = ImportLimits()
+NO_LIMITS = ImportLimits(max_rows=None, max_xlsx_uncompressed_bytes=None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -489,6 +516,7 @@ def _build(
     encoding: str,
     delimiter: str | None,
     allow_bad_check_digit: bool,
+    max_rows: int | None,
 ) -> ParsedImport:
     """Check every row after the header; collect good rows and all row errors."""
     layout = _find_layout(rows)
@@ -508,7 +536,9 @@ def _build(
     width = max(index.values()) + 1
     column = {name: index.get(name, width) for name in _HEADER_ALIASES}
 
-    for number, row_cells in rows:
+    for seen, (number, row_cells) in enumerate(rows, start=1):
+        if max_rows is not None and seen > max_rows:
+            raise ImportTooManyRows(details={"max_rows": max_rows})
         cells = list(row_cells[:width])
         cells.extend([None] * (width + 1 - len(cells)))
         errors: list[RowError] = []
@@ -656,7 +686,7 @@ def _sniff_delimiter(text: str) -> str:
     return max(_DELIMITERS, key=first.count)
 
 
-def _parse_text(data: bytes, allow_bad_check_digit: bool) -> ParsedImport:
+def _parse_text(data: bytes, allow_bad_check_digit: bool, limits: ImportLimits) -> ParsedImport:
     """A delimited text file."""
     text, encoding = _decode(data)
     delimiter = _sniff_delimiter(text)
@@ -667,15 +697,31 @@ def _parse_text(data: bytes, allow_bad_check_digit: bool) -> ParsedImport:
             encoding=encoding,
             delimiter=delimiter,
             allow_bad_check_digit=allow_bad_check_digit,
+            max_rows=limits.max_rows,
         )
     except csv.Error as e:
         raise ImportFormat(f"CSV 文件格式错误：{e} / malformed CSV: {e}", details={"reason": str(e)}) from e
 
 
-def _parse_xlsx(data: bytes, allow_bad_check_digit: bool) -> ParsedImport:
+def _require_small_enough(data: bytes, limit: int | None) -> None:
+    """Refuse a workbook whose parts declare more than ``limit`` bytes, before inflating any."""
+    if limit is None:
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            declared = sum(member.file_size for member in archive.infolist())
+    except zipfile.BadZipFile as e:
+        raise ImportFormat(details={"reason": f"BadZipFile: {e}"}) from e
+    if declared > limit:
+        raise ImportTooLarge(details={"max_uncompressed_bytes": limit})
+
+
+def _parse_xlsx(data: bytes, allow_bad_check_digit: bool, limits: ImportLimits) -> ParsedImport:
     """The first sheet of an XLSX workbook."""
     # Imported here so that CSV-only callers do not pay for openpyxl's import.
     from openpyxl import load_workbook
+
+    _require_small_enough(data, limits.max_xlsx_uncompressed_bytes)
 
     try:
         # data_only: the value Excel last computed for a formula, not the formula text.
@@ -695,6 +741,7 @@ def _parse_xlsx(data: bytes, allow_bad_check_digit: bool) -> ParsedImport:
             encoding="xlsx",
             delimiter=None,
             allow_bad_check_digit=allow_bad_check_digit,
+            max_rows=limits.max_rows,
         )
     except (zipfile.BadZipFile, KeyError, SyntaxError) as e:
         # Sheet XML is read lazily, so a damaged sheet shows up only while iterating (XML parse
@@ -704,21 +751,29 @@ def _parse_xlsx(data: bytes, allow_bad_check_digit: bool) -> ParsedImport:
         workbook.close()
 
 
-def parse_bytes(data: bytes, *, filename: str, allow_bad_check_digit: bool = False) -> ParsedImport:
+def parse_bytes(
+    data: bytes,
+    *,
+    filename: str,
+    allow_bad_check_digit: bool = False,
+    limits: ImportLimits = UPLOAD_LIMITS,
+) -> ParsedImport:
     """Parse an uploaded export; ``allow_bad_check_digit`` lets failing check characters through, flagged."""
     lower = filename.lower()
     if data.startswith(_ZIP_MAGIC) or lower.endswith(".xlsx"):
-        return _parse_xlsx(data, allow_bad_check_digit)
+        return _parse_xlsx(data, allow_bad_check_digit, limits)
     if data.startswith(_OLE_MAGIC) or lower.endswith(".xls"):
         raise ImportFormat(
             "不支持旧版 Excel（.xls）文件，请另存为 .xlsx 或 CSV 后上传 / legacy .xls is not supported; "
             "save as .xlsx or CSV",
             details={"filename": filename},
         )
-    return _parse_text(data, allow_bad_check_digit)
+    return _parse_text(data, allow_bad_check_digit, limits)
 
 
 def parse_file(path: str | Path, *, allow_bad_check_digit: bool = False) -> ParsedImport:
-    """Parse an export on disk."""
+    """Parse an export on disk (the console's: the operator's own file, so without limits)."""
     path = Path(path)
-    return parse_bytes(path.read_bytes(), filename=path.name, allow_bad_check_digit=allow_bad_check_digit)
+    return parse_bytes(
+        path.read_bytes(), filename=path.name, allow_bad_check_digit=allow_bad_check_digit, limits=NO_LIMITS
+    )

@@ -12,6 +12,8 @@ from ..accounts.permissions import officer_region_codes
 from ..audit.models import AuditEntry
 from ..cache import Cache
 from ..errors import Forbidden
+from . import search_index
+from .authorities import AuthorityResolver
 from .importer import ImportRow, ParsedImport, RowError
 from .models import Authority, Organization
 from .regions import region_within
@@ -69,18 +71,6 @@ class NotAnOfficer(Forbidden):
     message = "仅登记管理机关工作人员可导入社会组织 / Only registry officers may import organizations"
 
 
-def _resolve_authority(
-    row: ImportRow, by_code: dict[str, Authority], by_name: dict[str, Authority]
-) -> Authority | None:
-    """The authority a row names (by name or region code), else the one the code's region part names."""
-    text = (row.authority_text or "").strip()
-    if text.isdigit() and text in by_code:
-        return by_code[text]
-    if text in by_name:
-        return by_name[text]
-    return by_code.get(row.region_code)
-
-
 async def apply_import(
     *, parsed: ParsedImport, actor: User | None, apply: bool, cache: Cache
 ) -> ImportResult:
@@ -92,14 +82,12 @@ async def apply_import(
         ignored_columns=parsed.ignored_columns,
         encoding=parsed.encoding,
     )
-    authorities = await Authority.all()
-    by_code = {a.region_code: a for a in authorities}
-    by_name = {a.name: a for a in authorities}
+    resolver = await AuthorityResolver.load()
     own = None if actor is None or actor.is_platform_admin else await officer_region_codes(actor)
 
     resolved: list[tuple[ImportRow, Authority]] = []
     for row in parsed.rows:
-        authority = _resolve_authority(row, by_code, by_name)
+        authority = resolver.resolve(row.authority_text, row.region_code)
         if authority is None:
             result.errors.append(
                 RowError(
@@ -201,6 +189,9 @@ async def apply_import(
             for o, _ in to_update
         ]
         await AuditEntry.bulk_create(entries, batch_size=BATCH)
+        await search_index.sync(
+            credit_codes=[o.credit_code for o in to_create] + [o.credit_code for o, _ in to_update]
+        )
     result.applied = True
     # Only updated organizations can have a cached view; new ones have never been read.
     pipe = cache.client.pipeline(transaction=False)

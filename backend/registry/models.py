@@ -317,3 +317,28 @@ class SigningKeyRecord(Model):
 
     class Meta:
         table = "signing_keys"
+
+
+class OrganizationSearchName(Model):
+    """The name of an organization as the search index holds it (normalized), to diff a rename against.
+
+    No foreign key: the seed and imports write these in bulk, and a search joins organizations anyway.
+    """
+
+    organization_id = fields.BigIntField(primary_key=True, generated=False)
+    name_key = fields.TextField()
+
+    class Meta:
+        table = "org_search_names"
+
+
+class OrganizationNameGram(Model):
+    """One posting of the name search index: a character bigram and an organization, as one integer.
+
+    The layout is in backend/registry/search_index.py. The btree of the primary key is the index.
+    """
+
+    key = fields.BigIntField(primary_key=True, generated=False)
+
+    class Meta:
+        table = "org_name_grams"

@@ -17,6 +17,7 @@ from .models import (
     PenaltyKind,
     QualificationKind,
 )
+from .regions import RegionCode
 
 Reason = Field(min_length=2, max_length=1000, description="Why: recorded in the audit trail")
 
@@ -25,7 +26,7 @@ class OrgCreate(BaseModel):
     credit_code: str = Field(min_length=1, max_length=64, description="Normalized before validation")
     name: str = Field(min_length=2, max_length=200)
     kind: OrgKind
-    authority_region_code: str = Field(pattern=r"^\d{6}$")
+    authority_region_code: RegionCode
     legal_representative: str | None = Field(default=None, max_length=64)
     address: str | None = Field(default=None, max_length=300)
     business_scope: str | None = Field(default=None, max_length=5000)
@@ -124,7 +125,7 @@ class QrReissue(BaseModel):
 
 
 class AuthorityCreate(BaseModel):
-    region_code: str = Field(pattern=r"^\d{6}$")
+    region_code: RegionCode
     name: str = Field(min_length=2, max_length=128)
 
 
@@ -140,15 +141,20 @@ class OrgSummary(BaseModel):
 
 class OrgPage(BaseModel):
     items: list[OrgSummary]
-    total: int
+    total: int = Field(description="Exact when total_exact, else an estimate (at least the rows seen)")
+    total_exact: bool
     page: int
     page_size: int
 
 
 class OrgSearch(BaseModel):
-    q: str | None = Field(default=None, max_length=100, description="Name: substring or prefix")
+    q: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A name fragment (names starting with it first) or a credit-code prefix",
+    )
     kind: OrgKind | None = None
-    region: str | None = Field(default=None, pattern=r"^\d{6}$", description="A region subtree")
+    region: RegionCode | None = Field(default=None, description="A region subtree")
     status: OrgStatus | None = None
     credit_state: CreditState | None = None
     page: int = Field(default=1, ge=1, le=10_000)
@@ -215,7 +221,8 @@ class ImportReport(BaseModel):
     created: int
     updated: int
     unchanged: int
-    errors: list[ImportRowErrorRead]
+    errors: list[ImportRowErrorRead] = Field(description="The first 200 row errors")
+    errors_omitted: int = Field(description="Row errors beyond those listed")
     ignored_columns: list[str]
     encoding: str
 

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from ..accounts.models import User
@@ -26,7 +26,8 @@ from ..audit import service as audit_service
 from ..cache import Cache
 from ..crypto import PersonalDataCipher
 from ..errors import Conflict, NotFound, Unprocessable
-from . import credit, credit_code, profiles, qr, qrtoken
+from . import credit, credit_code, profiles, qr, qrtoken, search_index
+from . import search as search_module
 from .models import (
     AnnualReport,
     Authority,
@@ -40,7 +41,7 @@ from .models import (
     QrCodeVersion,
     Qualification,
 )
-from .regions import region_level
+from .regions import parse_region, region_level, subtree_filter
 from .schemas import (
     AnnualReportSet,
     AuthorityCreate,
@@ -99,7 +100,8 @@ async def get_organization(*, code: str) -> Organization:
 
 
 async def get_authority(*, region_code: str) -> Authority:
-    authority = await Authority.get_or_none(region_code=region_code)
+    """The authority of a region code (422 ``region.invalid`` for a malformed one)."""
+    authority = await Authority.get_or_none(region_code=parse_region(region_code))
     if authority is None:
         raise AuthorityNotFound(details={"region_code": region_code})
     return authority
@@ -187,6 +189,7 @@ async def create_organization(*, actor: User | None, data: OrgCreate, cache: Cac
             check_digit_exception=not code.check_digit_ok,
             check_digit_exception_reason=data.check_digit_reason if not code.check_digit_ok else None,
         )
+        await search_index.sync(organization_ids=[organization.id])
         await audit_service.record(
             actor=actor,
             action="organization.create",
@@ -211,6 +214,7 @@ async def update_organization(
             setattr(organization, name, value)
         if changes:
             await organization.save(update_fields=[*changes, "updated_at"])
+        await search_index.sync(organization_ids=[organization.id])
 
     await _write(
         actor=actor,
@@ -415,7 +419,7 @@ async def get_proposals(
     """Credit proposals within the officer's jurisdiction."""
     query = CreditProposal.filter(status=status).select_related("organization")
     if not actor.is_platform_admin:
-        query = query.filter(_region_filter(await officer_region_codes(actor), "organization__region_code"))
+        query = query.filter(subtree_filter(await officer_region_codes(actor), "organization__region_code"))
     return await query.order_by("id").limit(500)
 
 
@@ -434,23 +438,6 @@ async def decide_proposal(
     return decided
 
 
-def _region_filter(region_codes: list[str], field: str) -> Q:
-    """Rows whose region lies in any of the given subtrees (by code prefix)."""
-    if not region_codes:
-        return Q(**{f"{field}": "__none__"})
-    clauses = []
-    for code in region_codes:
-        level = region_level(code)
-        if level == "national":
-            return Q()
-        prefix = code[:2] if level == "province" else code[:4] if level == "city" else code
-        clauses.append(Q(**{f"{field}__startswith": prefix}))
-    query = clauses[0]
-    for clause in clauses[1:]:
-        query |= clause
-    return query
-
-
 async def search(*, params: OrgSearch, cache: Cache) -> bytes:
     """Public search by name, kind, region subtree, status and credit state: a page, as JSON bytes."""
     key = cache.key(
@@ -464,33 +451,7 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
         built_at, _, page = cached.partition(b"|")
         if built_at == gen:
             return page
-    query = Organization.all()
-    if params.q:
-        query = query.filter(name__contains=params.q.strip())
-    if params.kind:
-        query = query.filter(kind=params.kind)
-    if params.status:
-        query = query.filter(status=params.status)
-    if params.credit_state:
-        query = query.filter(credit_state=params.credit_state)
-    if params.region:
-        query = query.filter(_region_filter([params.region], "region_code"))
-    total = await query.count()
-    rows = (
-        await query.order_by("name", "id")
-        .offset((params.page - 1) * params.page_size)
-        .limit(params.page_size)
-        .values("credit_code", "name", "kind", "status", "credit_state", "region_code", "authority__name")
-    )
-    result = {
-        "items": [
-            {**{k: v for k, v in r.items() if k != "authority__name"}, "authority": r["authority__name"]}
-            for r in rows
-        ],
-        "total": total,
-        "page": params.page,
-        "page_size": params.page_size,
-    }
+    result = await search_module.find(params, cache=cache, generation=gen)
     page = orjson.dumps(result)
     await cache.client.set(key, gen + b"|" + page, ex=SEARCH_CACHE_SECONDS)
     return page
@@ -499,18 +460,19 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
 async def create_authority(*, actor: User, data: AuthorityCreate) -> Authority:
     """Create a registration authority (platform admins only)."""
     require_platform_admin(actor)
-    if await Authority.filter(region_code=data.region_code).exists():
+    region_code = parse_region(data.region_code)
+    if await Authority.filter(region_code=region_code).exists():
         raise AuthorityExists()
     async with in_transaction():
         authority = await Authority.create(
-            region_code=data.region_code, name=data.name, level=AuthorityLevel(region_level(data.region_code))
+            region_code=region_code, name=data.name, level=AuthorityLevel(region_level(region_code))
         )
         await audit_service.record(
             actor=actor,
             action="authority.create",
             target=authority,
             before=None,
-            after={"region_code": data.region_code, "name": data.name},
+            after={"region_code": region_code, "name": data.name},
             reason="",
         )
     return authority

@@ -10,9 +10,8 @@ from tortoise.functions import Count
 from ..accounts.models import User
 from ..accounts.permissions import require_officer_for_region
 from .models import Organization
-from .reference import region_names
-from .regions import NATIONAL, region_level
-from .service import _region_filter
+from .reference import region_names_of
+from .regions import NATIONAL, region_level, subtree_filter
 
 
 def child_of(region_code: str, ancestor: str) -> str | None:
@@ -40,9 +39,9 @@ def _counts(name: str | None, code: str, counters: dict[str, Counter[str]]) -> d
 
 async def region_statistics(*, actor: User, region_code: str) -> dict[str, Any]:
     """Counts for a region subtree, broken down by child region (county, city, province, national)."""
-    await require_officer_for_region(actor, region_code)
+    region = await require_officer_for_region(actor, region_code)
     rows = (
-        await Organization.filter(_region_filter([region_code], "region_code"))
+        await Organization.filter(subtree_filter([region], "region_code"))
         .annotate(n=Count("id"))
         .group_by("region_code", "kind", "status", "credit_state")
         .values("region_code", "kind", "status", "credit_state", "n")
@@ -50,15 +49,13 @@ async def region_statistics(*, actor: User, region_code: str) -> dict[str, Any]:
     total: dict[str, Counter[str]] = defaultdict(Counter)
     children: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     for row in rows:
-        child = child_of(row["region_code"], region_code)
+        child = child_of(row["region_code"], region)
         for dimension in ("kind", "status", "credit_state"):
             total[dimension][row[dimension]] += row["n"]
             if child is not None:
                 children[child][dimension][row[dimension]] += row["n"]
-    names = await region_names({region_code, *children})
+    names = await region_names_of({region, *children})
     return {
-        "region": _counts(
-            names.get(region_code, "全国" if region_code == NATIONAL else None), region_code, total
-        ),
+        "region": _counts(names.get(region, "全国" if region == NATIONAL else None), region, total),
         "children": [_counts(names.get(code), code, children[code]) for code in sorted(children)],
     }

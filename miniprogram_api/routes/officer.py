@@ -8,8 +8,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 
-from backend.errors import BadRequest
-from backend.registry import importer, imports, qrtoken, stats
+from backend.registry import qrtoken, stats, uploads
 from backend.registry import service as registry_service
 from backend.registry.models import CreditProposal
 from backend.registry.schemas import (
@@ -263,25 +262,24 @@ async def decide_proposal(request: Request, proposal_id: int, body: ProposalDeci
 async def import_orgs(request: Request) -> HTTPResponse:
     """Import organizations from a CSV or XLSX export (the raw file as the body, or multipart 'file')."""
     require_body_within_limit(request)
-    await imports.require_importer(request.ctx.user)
     upload = request.files.get("file") if request.files else None
     data, filename = (
         (upload.body, upload.name) if upload else (request.body, request.args.get("filename", "import.csv"))
     )
-    if not data:
-        raise BadRequest("请上传 CSV 或 XLSX 文件 / Upload a CSV or XLSX file", code="import.empty")
-    parsed = importer.parse_bytes(data, filename=filename or "import.csv")
-    apply = request.args.get("apply", "false").lower() in ("1", "true", "yes")
-    result = await imports.apply_import(
-        parsed=parsed, actor=request.ctx.user, apply=apply, cache=request.app.ctx.container.cache
+    report = await uploads.import_upload(
+        actor=request.ctx.user,
+        data=data,
+        filename=filename or "import.csv",
+        apply=request.args.get("apply", "false").lower() in ("1", "true", "yes"),
+        cache=request.app.ctx.container.cache,
     )
-    return json(result.report(), ensure_ascii=False)
+    return json(report, ensure_ascii=False)
 
 
 @bp.get("/stats/regions/<region_code:str>")
 @openapi.tag("officer")
 @login_required
-@responds(200, RegionStatistics, "Counts for the region and each child region", 401, 403)
+@responds(200, RegionStatistics, "Counts for the region and each child region", 401, 403, 422)
 async def region_stats(request: Request, region_code: str) -> HTTPResponse:
     """Statistics of a region subtree, rolled up from county to national."""
     return json(

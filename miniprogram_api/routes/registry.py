@@ -39,7 +39,9 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
 
 @bp.get("/orgs")
 @openapi.tag("registry")
-@openapi.parameter("q", str, description="Name: Chinese substring or prefix")
+@openapi.parameter(
+    "q", str, description="A name fragment (names starting with it first) or a credit-code prefix"
+)
 @openapi.parameter("kind", str)
 @openapi.parameter("region", str, description="Six-digit region code: its whole subtree")
 @openapi.parameter("status", str)

@@ -1,0 +1,135 @@
+"""`gongxin demo-data` comes up whatever a newcomer did to the demo through the API or the console."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backend import demo
+from backend.accounts import service as accounts_service
+from backend.accounts.models import OfficerRole, StaffRole, User
+from backend.crypto import PersonalDataCipher
+from backend.partybuilding.models import Activity
+from backend.registry import qr
+from backend.registry import service as registry_service
+from backend.registry.models import Organization, OrgStatus, QrCodeVersion
+from backend.registry.schemas import StatusChange
+
+
+async def _organization() -> Organization:
+    return await Organization.get(credit_code=demo.DEMO_ORG_CODE)
+
+
+async def _current_version() -> int:
+    current = await QrCodeVersion.filter(organization=await _organization(), revoked_at__isnull=True).first()
+    assert current is not None
+    return current.version
+
+
+async def _user(settings, ref: str) -> User:
+    return await accounts_service.get_or_create_user_by_ref(ref=ref, appid=settings.wechat_appid)
+
+
+async def _load(settings, cache) -> list[str]:
+    lines = await demo.load(settings, cache)
+    assert not [line for line in lines if "not loaded" in line], lines
+    assert any(line.startswith("demo organization H5 page: ") for line in lines)
+    return lines
+
+
+async def test_a_second_run_adds_nothing_and_says_nothing_was_repaired(db, cache, settings):
+    await _load(settings, cache)
+    counts = (await Organization.all().count(), await QrCodeVersion.all().count())
+    lines = await _load(settings, cache)
+    assert (await Organization.all().count(), await QrCodeVersion.all().count()) == counts
+    assert not [line for line in lines if "again" in line or "had" in line], lines
+
+
+async def test_a_revoked_demo_code_is_replaced_and_said_so(db, cache, settings):
+    await _load(settings, cache)
+    await qr.revoke(organization=await _organization(), actor=None, reason="试一试", cache=cache)
+    lines = await _load(settings, cache)
+    assert any("had been revoked; issued version 2" in line for line in lines), lines
+    assert await _current_version() == 2
+
+
+async def test_a_reissued_demo_code_is_used_as_it_is(db, cache, settings):
+    await _load(settings, cache)
+    cipher = PersonalDataCipher(settings.fernet_key)
+    await qr.reissue(
+        organization=await _organization(), actor=None, reason="试一试", cipher=cipher, cache=cache
+    )
+    await _load(settings, cache)
+    assert await _current_version() == 2
+
+
+@pytest.mark.parametrize("status", [OrgStatus.DEREGISTERED, OrgStatus.REVOKED])
+async def test_a_deregistered_or_revoked_demo_organization_is_left_and_explained(db, cache, settings, status):
+    await _load(settings, cache)
+    await registry_service.change_status(
+        actor=None, code=demo.DEMO_ORG_CODE, data=StatusChange(status=status, reason="试一试"), cache=cache
+    )
+    lines = await _load(settings, cache)
+    assert (await _organization()).status == status
+    assert any("to restore it" in line and "/status" in line for line in lines), lines
+
+
+async def test_a_closed_check_in_window_is_reopened(db, cache, settings):
+    await _load(settings, cache)
+    past = datetime.now(UTC) - timedelta(days=2)
+    await Activity.filter(title=demo.DEMO_ACTIVITY_TITLE).update(
+        checkin_opens_at=past - timedelta(hours=2), checkin_closes_at=past
+    )
+    lines = await _load(settings, cache)
+    assert any("check-in window had closed" in line for line in lines), lines
+    activity = await Activity.get(title=demo.DEMO_ACTIVITY_TITLE)
+    assert activity.checkin_opens_at < datetime.now(UTC) < activity.checkin_closes_at
+
+
+async def test_revoked_demo_roles_are_granted_again_and_granted_ones_stay(db, cache, settings):
+    await _load(settings, cache)
+    alice = await _user(settings, "dev-alice")
+    root = await _user(settings, "dev-root")
+    await OfficerRole.filter(user=alice).delete()
+    await StaffRole.filter(organization=await _organization()).delete()
+    await User.filter(id=root.id).update(is_platform_admin=False)
+    await accounts_service.grant_admin(user=alice, actor=None)  # one the newcomer granted
+    lines = await _load(settings, cache)
+    assert any("roles granted again" in line for line in lines), lines
+    assert await OfficerRole.filter(user=alice).exists()
+    assert await StaffRole.filter(organization=await _organization()).exists()
+    assert (await User.get(id=root.id)).is_platform_admin
+    assert (await User.get(id=alice.id)).is_platform_admin
+
+
+async def test_a_failing_step_costs_its_own_lines_only(db, cache, settings):
+    async def broken(_: demo.Demo) -> list[str]:
+        raise RuntimeError("a step that fails")
+
+    section: tuple[str, list[Callable[[demo.Demo], Awaitable[list[str]]]]] = ("broken", [broken])
+    demo.SECTIONS.insert(0, section)
+    try:
+        lines = await demo.load(settings, cache)
+    finally:
+        demo.SECTIONS.remove(section)
+    assert [line for line in lines if "not loaded" in line] == [
+        f"demo data: broken (broken) not loaded (RuntimeError); {demo.START_AFRESH}"
+    ]
+    assert any(line.startswith("demo organization H5 page: ") for line in lines)
+
+
+def test_make_run_comes_up_after_the_demo_code_was_revoked(tmp_path):
+    """The report of issue 17, at the console: revoke the demo code, then `gongxin demo-data` again."""
+    from tests.test_cli import gongxin
+
+    db = tmp_path / "demo.sqlite3"
+    assert gongxin("migrate", db=db).returncode == 0
+    assert gongxin("demo-data", db=db).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE qr_code_versions SET revoked_at = CURRENT_TIMESTAMP, revoke_reason = '试一试'")
+    again = gongxin("demo-data", db=db)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert "issued version 2" in again.stdout
