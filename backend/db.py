@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "backend.events.models",
     "backend.audit.models",
     "backend.partybuilding.models",
+    "backend.charity.models",
 ]
 MIGRATIONS_MODULE = "migrations.models"
 
