@@ -12,7 +12,7 @@ from backend.cache import Cache
 from backend.config import Settings, load_settings
 
 from . import errors, headers, observability
-from .routes import accounts, admin, health, officer, pages, partybuilding, registry
+from .routes import accounts, admin, charity, health, officer, pages, partybuilding, registry
 
 API_PREFIX = "/api/v1"
 
@@ -73,9 +73,16 @@ def create_app(
 
     app.blueprint(health.bp)
     app.blueprint(pages.bp)
+    app.blueprint(charity.pages_bp)
     app.blueprint(
         Blueprint.group(
-            accounts.bp, admin.bp, registry.bp, officer.bp, partybuilding.bp, url_prefix=API_PREFIX
+            accounts.bp,
+            admin.bp,
+            registry.bp,
+            officer.bp,
+            partybuilding.bp,
+            charity.bp,
+            url_prefix=API_PREFIX,
         )
     )
 

@@ -2,7 +2,7 @@
 
 Every append is one transaction holding the entry, the conditional UPDATE of the project's totals,
 the upserts of its month (and category) totals, the outbox event, the audit entry and the
-transparency log's hook (``_on_entry_appended``). Concurrency, across processes, on both databases:
+transparency log's hook (``on_entry_appended``). Concurrency, across processes, on both databases:
 
 * a donation is unique by (channel, external reference): of two requests with the same reference,
   the database lets one insert and the other reads that entry back (200, not a second gift);
@@ -185,7 +185,21 @@ async def _count_expenditure(entry: LedgerEntry, sign: int) -> bool:
     return True
 
 
-async def _on_entry_appended(entry: LedgerEntry) -> None:
+async def add_donations_to_totals(project_id: int, *, total: int, count: int, months: dict[str, int]) -> None:
+    """Count many donations at once (an import), in the caller's transaction."""
+    await _execute(
+        "UPDATE charity_projects SET raised_fen = raised_fen + $1, donation_count = donation_count + $2, "
+        "entry_count = entry_count + $3 WHERE id = $4",
+        total,
+        count,
+        count,
+        project_id,
+    )
+    for month, amount in sorted(months.items()):
+        await _add_to_month(project_id, month, amount, 0)
+
+
+async def on_entry_appended(entry: LedgerEntry) -> None:
     """The transparency log's append (issue #16) goes here: one call with ``canonical_bytes(entry)``.
 
     Called inside the entry's transaction, after the entry and its totals are written, so the log
@@ -208,7 +222,7 @@ def _same_donation(existing: LedgerEntry, project: Project, data: DonationCreate
     return existing
 
 
-def _require_open(project: Project, kind: EntryKind) -> None:
+def check_open(project: Project, kind: EntryKind) -> None:
     open_for = {
         EntryKind.DONATION: {ProjectStatus.FUNDRAISING, ProjectStatus.EXECUTING},
         EntryKind.EXPENDITURE: {ProjectStatus.FUNDRAISING, ProjectStatus.EXECUTING, ProjectStatus.CLOSED},
@@ -240,21 +254,26 @@ def donation_entry(
     )
 
 
+def donation_payload(entry: LedgerEntry, project: Project) -> dict[str, Any]:
+    """The ``donation.recorded`` payload (backend/events/kinds.py)."""
+    return {
+        "project_id": project.id,
+        "project_title": project.title,
+        "amount_fen": entry.amount_fen,
+        "receipt_code": entry.receipt_code,
+        "received_at": canonical.rfc3339(entry.received_at),
+    }
+
+
 async def donation_recorded(entry: LedgerEntry, project: Project) -> None:
-    """The outbox event, audit entry and log append of a new donation (in its transaction)."""
+    """The outbox event and log append of a new donation (in its transaction)."""
     await events_service.record(
         kind=kinds.DONATION_RECORDED,
-        payload={
-            "project_id": project.id,
-            "project_title": project.title,
-            "amount_fen": entry.amount_fen,
-            "receipt_code": entry.receipt_code,
-            "received_at": canonical.rfc3339(entry.received_at),
-        },
+        payload=donation_payload(entry, project),
         recipients=[],  # the donor is not (yet) known as a user of the mini-program
         idempotency_key=f"donation.recorded:{entry.id}",
     )
-    await _on_entry_appended(entry)
+    await on_entry_appended(entry)
 
 
 async def record_donation(
@@ -263,7 +282,7 @@ async def record_donation(
     """Record one donation; the same (channel, external reference) again returns the first entry."""
     project = await get_or_raise(project_id)
     await require_staff_of(actor, project.organization_id)
-    _require_open(project, EntryKind.DONATION)
+    check_open(project, EntryKind.DONATION)
     if data.received_at > datetime.now(UTC) + FUTURE_TOLERANCE:
         raise ReceivedInFuture()
     existing = await LedgerEntry.get_or_none(channel=data.channel, external_ref=data.external_ref)
@@ -300,7 +319,7 @@ async def record_expenditure(
     """Record one expenditure; beyond the balance only as an explained advance."""
     project = await get_or_raise(project_id)
     await require_staff_of(actor, project.organization_id)
-    _require_open(project, EntryKind.EXPENDITURE)
+    check_open(project, EntryKind.EXPENDITURE)
     entry = LedgerEntry(
         project_id=project.id,
         organization_id=project.organization_id,
@@ -328,7 +347,7 @@ async def record_expenditure(
             before=None,
             after={"entry_id": entry.id, "amount_fen": entry.amount_fen, "advance": entry.advance},
         )
-        await _on_entry_appended(entry)
+        await on_entry_appended(entry)
     await views.invalidate(
         cache=cache, project_id=project.id, credit_code=await views.credit_code_of(project.organization_id)
     )
@@ -346,7 +365,7 @@ async def record_correction(
     """Reverse one earlier entry with a public explanation; both stay in the ledger."""
     project = await get_or_raise(project_id)
     await require_staff_of(actor, project.organization_id)
-    _require_open(project, EntryKind.CORRECTION)
+    check_open(project, EntryKind.CORRECTION)
     original = await LedgerEntry.get_or_none(id=data.reverses, project_id=project.id)
     if original is None:
         raise EntryNotFound(details={"entry_id": data.reverses})
@@ -378,7 +397,7 @@ async def record_correction(
                 after={"entry_id": entry.id, "reverses": original.id},
                 reason=entry.explanation or "",
             )
-            await _on_entry_appended(entry)
+            await on_entry_appended(entry)
     except IntegrityError as exc:
         # The one-to-one key: a concurrent correction of the same entry won.
         raise AlreadyReversed(details={"entry_id": original.id}) from exc

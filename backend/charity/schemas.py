@@ -145,10 +145,6 @@ class ExportQuery(Strict):
     format: str = Field(default="xlsx", pattern="^(xlsx|csv)$")
 
 
-class CalendarQuery(Strict):
-    year: int | None = Field(default=None, ge=2016, le=2100)
-
-
 # --- responses (documentation of what the routes write) ----------------------------------------
 
 

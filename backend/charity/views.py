@@ -23,6 +23,7 @@ import orjson
 
 from ..cache import Cache
 from ..errors import NotFound
+from ..registry import profiles
 from ..registry.models import Organization
 from ..registry.profiles import LocalCopies
 from .canonical import rfc3339
@@ -271,6 +272,26 @@ async def get_org_projects_bytes(*, cache: Cache, credit_code: str) -> bytes:
 async def get_org_projects(*, cache: Cache, credit_code: str) -> list[dict[str, Any]]:
     """The organization's public projects with their totals, as data (the H5 profile page)."""
     return orjson.loads(await get_org_projects_bytes(cache=cache, credit_code=credit_code))  # type: ignore[no-any-return]
+
+
+async def get_profile_bytes(*, cache: Cache, credit_code: str, today: Any) -> bytes:
+    """The registry's public profile with the organization's projects spliced in (``projects``).
+
+    Two cached pieces joined, not one: a donation changes the project list and leaves the profile's
+    cache (and its generation protocol, backend/registry/profiles.py) alone.
+    """
+    profile = await profiles.get_profile_bytes(cache=cache, credit_code=credit_code, today=today)
+    projects = await get_org_projects_bytes(cache=cache, credit_code=credit_code.strip().upper())
+    # The profile is a JSON object written by orjson: its last byte is its closing brace.
+    return profile[:-1] + b',"projects":' + projects + b"}"
+
+
+async def projects_for_verification(*, cache: Cache, view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The projects the H5 verification page lists: none for a code that is not genuine."""
+    organization = view.get("organization")
+    if view.get("verdict") == "not_genuine" or not isinstance(organization, dict):
+        return []
+    return await get_org_projects(cache=cache, credit_code=str(organization.get("credit_code")))
 
 
 async def invalidate_project(*, cache: Cache, project_id: int) -> None:
