@@ -137,7 +137,8 @@ async def items(organization: Organization, *, today: date, rules: DisclosureRul
     changes = await Licence.filter(
         organization=organization,
         kind__in=[LicenceKind.CHANGE, LicenceKind.CHARTER_APPROVAL],
-        decided_on__gte=min(starts),
+        # Changes from the year before the obligations began: a change just before the first project counts.
+        decided_on__gte=date(first_year - 1, 1, 1),
     )
     for licence in changes:
         key = f"major_change:licence:{licence.id}"

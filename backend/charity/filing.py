@@ -41,7 +41,7 @@ HEADER = [
 
 
 def _yuan(fen: int) -> Decimal:
-    return Decimal(fen) / 100
+    return (Decimal(fen) / 100).quantize(Decimal("0.01"))
 
 
 async def _require_reader(actor: User, organization: Organization) -> None:
