@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from .accounts import service as accounts_service
 from .accounts.models import StaffRoleKind
 from .cache import Cache
+from .charity import demo as charity_demo
 from .config import PROJECT_ROOT, Settings
 from .crypto import PersonalDataCipher
 from .partybuilding.models import Activity, ActivityKind, Branch, Expected
@@ -67,6 +68,9 @@ async def load(settings: Settings, cache: Cache) -> list[str]:
     activity = await _activity(demo)
     for code in (DEMO_ORG_CODE, DEMO_FOUNDATION_CODE):
         await cache.client.incr(cache.key(f"org:gen:{code}"))
+    charity_lines = await charity_demo.load(
+        settings=settings, cache=cache, foundation_code=DEMO_FOUNDATION_CODE
+    )
     return [
         f"demo data: {regions} regions and {authorities} authorities added; "
         f"import of {result.rows} rows: {result.created} created, {result.updated} updated, "
@@ -79,6 +83,7 @@ async def load(settings: Settings, cache: Cache) -> list[str]:
         f"{activity.checkin_closes_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Beijing time)",
         f"  its rotating code (log in as dev-bob): "
         f"{settings.public_base_url}/api/v1/activities/{activity.id}/checkin-code?format=png",
+        *charity_lines,
     ]
 
 
