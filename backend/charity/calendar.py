@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import calendar as month_calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -142,13 +142,12 @@ async def items(organization: Organization, *, today: date, rules: DisclosureRul
     )
     for licence in changes:
         key = f"major_change:licence:{licence.id}"
-        due = licence.decided_on.toordinal() + rules.major_change_days
         result.append(
             Item(
                 key,
                 DisclosureKind.MAJOR_CHANGE,
                 f"重大事项变更（{licence.decision_number}）",
-                date.fromordinal(due),
+                licence.decided_on + timedelta(days=rules.major_change_days),
                 done.get(key),
             )
         )
@@ -176,12 +175,10 @@ async def _progress_items(project: Project, *, today: date, rules: DisclosureRul
     """A campaign's quarterly progress items: those due while it ran, and the next one if it runs."""
     started = project.started_on
     assert started is not None
-    published = sorted(
-        moment.date()
-        for moment in await ProgressUpdate.filter(
-            project_id=project.id, status=UpdateStatus.PUBLISHED, published_at__isnull=False
-        ).values_list("published_at", flat=True)
-    )
+    moments: list[datetime] = await ProgressUpdate.filter(  # type: ignore[assignment]
+        project_id=project.id, status=UpdateStatus.PUBLISHED, published_at__isnull=False
+    ).values_list("published_at", flat=True)
+    published = sorted(moment.date() for moment in moments)
     result: list[Item] = []
     n, window_opens = 1, started
     while True:
@@ -272,9 +269,10 @@ async def scan_organization(organization: Organization, *, today: date) -> int:
     """One organization's part of the daily run; the number of items overdue now."""
     calendar_items = await items(organization, today=today)
     overdue = [i for i in calendar_items if i.status(today) == "overdue"]
-    staff = [
-        int(u) for u in await StaffRole.filter(organization=organization).values_list("user_id", flat=True)
-    ]
+    staff_ids: list[int] = await StaffRole.filter(organization=organization).values_list(  # type: ignore[assignment]
+        "user_id", flat=True
+    )
+    staff = [int(u) for u in staff_ids]
     known = set(await OverdueItem.filter(organization_id=organization.id).values_list("item_key", flat=True))
     async with in_transaction():
         for item in overdue:

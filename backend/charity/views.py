@@ -243,7 +243,7 @@ async def get_project_bytes(*, cache: Cache, project_id: int) -> bytes:
 
 async def get_project_view(*, cache: Cache, project_id: int) -> dict[str, Any]:
     """The public view of a project as data (the H5 page)."""
-    return orjson.loads(await get_project_bytes(cache=cache, project_id=project_id))  # type: ignore[no-any-return]
+    return orjson.loads(await get_project_bytes(cache=cache, project_id=project_id))
 
 
 async def _build_org_list(credit_code: str) -> bytes:
@@ -271,7 +271,7 @@ async def get_org_projects_bytes(*, cache: Cache, credit_code: str) -> bytes:
 
 async def get_org_projects(*, cache: Cache, credit_code: str) -> list[dict[str, Any]]:
     """The organization's public projects with their totals, as data (the H5 profile page)."""
-    return orjson.loads(await get_org_projects_bytes(cache=cache, credit_code=credit_code))  # type: ignore[no-any-return]
+    return orjson.loads(await get_org_projects_bytes(cache=cache, credit_code=credit_code))
 
 
 async def get_profile_bytes(*, cache: Cache, credit_code: str, today: Any) -> bytes:

@@ -139,7 +139,7 @@ def _entry(entry: dict[str, Any]) -> dict[str, Any]:
 
 def render_project_page(view: dict[str, Any], entries: list[dict[str, Any]], *, base_url: str) -> str:
     """The disclosure page for the project API's JSON body and the newest page of its ledger."""
-    plan = view.get("plan") if isinstance(view.get("plan"), dict) else {}
+    plan: dict[str, Any] = view["plan"] if isinstance(view.get("plan"), dict) else {}
     target = view.get("target_fen") or 0
     raised = view.get("raised_fen") or 0
     progress_pct = min(100, round(100 * raised / target)) if target else 0
