@@ -45,7 +45,7 @@ from urllib.parse import quote, urlsplit
 
 import profiling
 from commands import COMMANDS, CommandContext
-from scenarios import DEMO_ORG, PATH_VALUES, SCENARIOS, SEED_COUNT, Scenario
+from scenarios import DEMO_FOUNDATION, DEMO_ORG, PATH_VALUES, SCENARIOS, SEED_COUNT, Scenario
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -773,6 +773,9 @@ def start_stack(
     gongxin = gongxin_command()
     run_setup_command([*gongxin, "migrate"], env)
     run_setup_command([*gongxin, "demo-data"], env)
+    if any(s.name == "donation" for s in scenarios):  # dev-bench records the donations
+        grant = ["grant", "staff", "--user", "dev-bench", "--org", DEMO_FOUNDATION, "--role", "admin"]
+        run_setup_command([*gongxin, *grant], env)
     seeded = seed_organizations(database_url) if any(s.needs_seed for s in scenarios) else None
 
     server_log = RESULTS_DIR / f"{stamp}.server.log"
@@ -860,6 +863,14 @@ class PathValues:
             if status != 200:
                 raise BenchError(f"GET /api/v1/orgs/{DEMO_ORG}/qrcode answered HTTP {status}")
             return str(json.loads(raw)["url"])
+        if name in ("charity_project", "charity_big_project"):
+            url = f"{self.base}/api/v1/projects?org={DEMO_FOUNDATION}"
+            status, raw = http_retry("GET", url, timeout=10)
+            if status != 200:
+                raise BenchError(f"GET /api/v1/projects answered HTTP {status}")
+            items = json.loads(raw)["items"]
+            wanted = [p for p in items if (p["title"] == "bench-100k") == (name == "charity_big_project")]
+            return str(wanted[0]["id"])
         raise BenchError(f"no such path value {{{name}}}; known: {', '.join(PATH_VALUES)}")
 
     def get(self, name: str) -> str | None:
