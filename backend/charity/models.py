@@ -89,7 +89,7 @@ class Project(Model):
 
 
 class CategoryTotal(Model):
-    """Spending of one project in one category (the disclosure's 支出明细 by category)."""
+    """Spending of one project in one category (支出明细 by category, as disclosed)."""
 
     id = fields.BigIntField(primary_key=True)
     project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
@@ -105,7 +105,7 @@ class CategoryTotal(Model):
 
 
 class MonthTotal(Model):
-    """Income and spending of one project in one month (Beijing time): the page's chart."""
+    """Income and spending of one project in one month (Beijing time), for the chart."""
 
     id = fields.BigIntField(primary_key=True)
     project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
@@ -166,7 +166,7 @@ class LedgerEntry(Model):
 
 
 class ProgressUpdate(Model):
-    """A project's progress report (text and images), public once WeChat's check passes."""
+    """A progress report of a project (text and images), public once the WeChat check passes."""
 
     id = fields.BigIntField(primary_key=True)
     project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(

@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
                 ('category', fields.CharField(max_length=32)),
                 ('spent_fen', fields.BigIntField(default=0)),
             ],
-            options={'table': 'charity_category_totals', 'app': 'models', 'unique_together': (('project', 'category'),), 'pk_attr': 'id', 'table_description': "Spending of one project in one category (the disclosure's 支出明细 by category)."},
+            options={'table': 'charity_category_totals', 'app': 'models', 'unique_together': (('project', 'category'),), 'pk_attr': 'id', 'table_description': 'Spending of one project in one category (支出明细 by category, as disclosed).'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -118,7 +118,7 @@ class Migration(migrations.Migration):
                 ('raised_fen', fields.BigIntField(default=0)),
                 ('spent_fen', fields.BigIntField(default=0)),
             ],
-            options={'table': 'charity_month_totals', 'app': 'models', 'unique_together': (('project', 'month'),), 'pk_attr': 'id', 'table_description': "Income and spending of one project in one month (Beijing time): the page's chart."},
+            options={'table': 'charity_month_totals', 'app': 'models', 'unique_together': (('project', 'month'),), 'pk_attr': 'id', 'table_description': 'Income and spending of one project in one month (Beijing time), for the chart.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -133,7 +133,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('published_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'charity_progress_updates', 'app': 'models', 'indexes': [Index(fields=['project_id', 'status'])], 'pk_attr': 'id', 'table_description': "A project's progress report (text and images), public once WeChat's check passes."},
+            options={'table': 'charity_progress_updates', 'app': 'models', 'indexes': [Index(fields=['project_id', 'status'])], 'pk_attr': 'id', 'table_description': 'A progress report of a project (text and images), public once the WeChat check passes.'},
             bases=['Model'],
         ),
     ]
