@@ -10,6 +10,7 @@ then holds 100,000 entries: the `project-page-100k` scenarios read it.
 from __future__ import annotations
 
 import asyncio
+import os
 import json
 import random
 import time
@@ -24,9 +25,9 @@ from backend.charity.schemas import ProjectCreate, ProjectPlan, ProjectStatusCha
 from backend.config import load_settings
 from backend.registry.models import Organization
 
-ROWS = 100_000
+ROWS = int(os.environ.get("BENCH_DONATION_ROWS", "100000"))
 FOUNDATION = "53440300MJL000007H"  # from `gongxin demo-data`
-TITLE = "bench-100k"
+TITLE = os.environ.get("BENCH_PROJECT_TITLE", "bench-100k")
 SURNAMES = "张王李赵刘陈杨黄周吴"
 
 
@@ -38,7 +39,7 @@ def export(rows: int) -> bytes:
         moment = (start + timedelta(seconds=i * 97)).strftime("%Y-%m-%d %H:%M:%S")
         fen = rng.randint(1, 100_000)
         name = "" if i % 5 == 0 else SURNAMES[i % 10] + "某"
-        lines.append(f"{moment},{fen // 100}.{fen % 100:02d},{name},BENCH-{i:07d}")
+        lines.append(f"{moment},{fen // 100}.{fen % 100:02d},{name},{TITLE}-{i:07d}")
     return ("\n".join(lines) + "\n").encode()
 
 

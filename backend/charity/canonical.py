@@ -18,6 +18,7 @@ canonical bytes"):
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -50,7 +51,35 @@ def _encode(fields: dict[str, Any]) -> bytes:
     return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
 
 
-def entry_fields(entry: LedgerEntry) -> dict[str, Any]:
+@dataclass(slots=True)
+class ImportedDonation:
+    """A donation written by an import as a plain row: what the canonical form reads, no ORM object."""
+
+    id: int
+    project_id: int
+    amount_fen: int
+    received_at: datetime
+    channel: str
+    donor_public: str
+    donor_display: str
+    receipt_code: str
+    recorded_at: datetime
+    kind: str = EntryKind.DONATION.value
+    category: None = None
+    payee: None = None
+    paid_on: None = None
+    purpose: None = None
+    receipt_sha256: None = None
+    receipt_url: None = None
+    advance: bool = False
+    explanation: None = None
+    reverses_id: None = None
+
+
+Entry = LedgerEntry | ImportedDonation
+
+
+def entry_fields(entry: Entry) -> dict[str, Any]:
     """The public fields of an entry, as they go into its canonical bytes."""
     fields: dict[str, Any] = {
         "v": FORMAT_VERSION,
@@ -84,7 +113,7 @@ def entry_fields(entry: LedgerEntry) -> dict[str, Any]:
     return fields
 
 
-def canonical_bytes(entry: LedgerEntry) -> bytes:
+def canonical_bytes(entry: Entry) -> bytes:
     """The entry's canonical bytes: the future transparency-log leaf."""
     return _encode(entry_fields(entry))
 

@@ -34,8 +34,7 @@ from ..cache import Cache
 from ..crypto import PersonalDataCipher
 from ..errors import Unprocessable
 from ..events import kinds
-from ..events.models import OutboxEvent
-from . import ledger, views
+from . import bulk, canonical, ledger, views
 from .models import DonorDisplay, EntryKind, LedgerEntry, Project
 from .projects import get_or_raise, require_staff_of
 
@@ -363,60 +362,72 @@ async def _apply(
     *, project: Project, channel: str, rows: list[DonationRow], actor: User, cipher: PersonalDataCipher
 ) -> None:
     """Write the new donations, their totals, events and the import's audit entry: all or nothing."""
+    now = datetime.now(UTC)
 
-    # The CPU-heavy part (encrypting names) off the loop too.
-    def build() -> list[LedgerEntry]:
+    def build() -> list[dict[str, Any]]:
+        # The CPU-heavy part (encrypting names, receipt codes) in a worker thread too.
         codes = _receipt_codes(len(rows))
         return [
-            LedgerEntry(
-                project_id=project.id,
-                organization_id=project.organization_id,
-                kind=EntryKind.DONATION,
-                amount_fen=row.amount_fen,
-                received_at=row.received_at,
-                channel=channel,
-                external_ref=row.external_ref,
-                donor_display=row.display,
-                donor_public=ledger.published_donor(row.donor_name, row.display),
-                donor_name_encrypted=cipher.encrypt(row.donor_name) if row.donor_name else None,
-                receipt_code=code,
-                recorded_by_id=actor.id,
-            )
+            {
+                "project_id": project.id,
+                "organization_id": project.organization_id,
+                "kind": EntryKind.DONATION.value,
+                "amount_fen": row.amount_fen,
+                "received_at": row.received_at,
+                "channel": channel,
+                "external_ref": row.external_ref,
+                "donor_display": row.display.value,
+                "donor_public": ledger.published_donor(row.donor_name, row.display),
+                "donor_name_encrypted": cipher.encrypt(row.donor_name) if row.donor_name else None,
+                "receipt_code": code,
+                "advance": False,
+                "recorded_by_id": actor.id,
+                "recorded_at": now,
+            }
             for row, code in zip(rows, codes, strict=True)
         ]
 
-    entries = await asyncio.to_thread(build)
+    values = await asyncio.to_thread(build)
     months: dict[str, int] = defaultdict(int)
     for row in rows:
         months[ledger.month_of(row.received_at)] += row.amount_fen
     total = sum(row.amount_fen for row in rows)
     async with in_transaction():
-        await LedgerEntry.bulk_create(entries, batch_size=BATCH)
-        await ledger.add_donations_to_totals(project.id, total=total, count=len(rows), months=months)
-        by_ref = {e.external_ref: e for e in entries}
-        saved: list[LedgerEntry] = []
-        refs = list(by_ref)
-        for start in range(0, len(refs), BATCH):
-            saved.extend(
-                await LedgerEntry.filter(
-                    channel=channel, external_ref__in=refs[start : start + BATCH]
-                ).order_by("id")
-            )
-        saved.sort(key=lambda e: e.id)
-        await OutboxEvent.bulk_create(
-            [
-                OutboxEvent(
-                    kind=kinds.DONATION_RECORDED,
-                    payload=ledger.donation_payload(entry, project),
-                    recipients=[],
-                    idempotency_key=f"donation.recorded:{entry.id}",
+        ids = await bulk.insert_donations(values, project_id=project.id, channel=channel)
+        entries = sorted(
+            (
+                canonical.ImportedDonation(
+                    id=ids[v["external_ref"]],
+                    project_id=project.id,
+                    amount_fen=v["amount_fen"],
+                    received_at=v["received_at"],
+                    channel=channel,
+                    donor_public=v["donor_public"],
+                    donor_display=v["donor_display"],
+                    receipt_code=v["receipt_code"],
+                    recorded_at=now,
                 )
-                for entry in saved
-            ],
-            batch_size=BATCH,
-            ignore_conflicts=True,
+                for v in values
+            ),
+            key=lambda entry: entry.id,
         )
-        for entry in saved:
+        await ledger.add_donations_to_totals(project.id, total=total, count=len(rows), months=months)
+        await bulk.insert_events(
+            [
+                {
+                    "kind": kinds.DONATION_RECORDED,
+                    "payload": ledger.donation_payload(entry, project),
+                    "recipients": [],
+                    "idempotency_key": f"donation.recorded:{entry.id}",
+                    "status": "pending",
+                    "attempts": 0,
+                    "available_at": now,
+                    "created_at": now,
+                }
+                for entry in entries
+            ]
+        )
+        for entry in entries:
             await ledger.on_entry_appended(entry)
         await audit_service.record(
             actor=actor,

@@ -199,7 +199,7 @@ async def add_donations_to_totals(project_id: int, *, total: int, count: int, mo
         await _add_to_month(project_id, month, amount, 0)
 
 
-async def on_entry_appended(entry: LedgerEntry) -> None:
+async def on_entry_appended(entry: canonical.Entry) -> None:
     """The transparency log's append (issue #16) goes here: one call with ``canonical_bytes(entry)``.
 
     Called inside the entry's transaction, after the entry and its totals are written, so the log
@@ -254,7 +254,7 @@ def donation_entry(
     )
 
 
-def donation_payload(entry: LedgerEntry, project: Project) -> dict[str, Any]:
+def donation_payload(entry: canonical.Entry, project: Project) -> dict[str, Any]:
     """The ``donation.recorded`` payload (backend/events/kinds.py)."""
     return {
         "project_id": project.id,

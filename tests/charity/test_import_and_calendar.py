@@ -92,6 +92,14 @@ async def test_apply_records_all_rows_and_the_same_file_again_changes_nothing(cl
     assert first.status_code == 200 and first.json()["applied"] is True, first.text
     project = (await client.get(f"/api/v1/projects/{campaign['id']}")).json()
     assert (project["raised_fen"], project["donor_count"]) == (124716, 4)
+    newest = (await client.get(f"/api/v1/projects/{campaign['id']}/entries")).json()["items"][0]
+    assert (newest["received_at"], newest["donor"], newest["amount_fen"]) == (
+        "2026-03-04T04:00:00Z",
+        "匿名",
+        1230,
+    )
+    receipt = await client.get(f"/api/v1/receipts/{(await LedgerEntry.get(id=newest['id'])).receipt_code}")
+    assert receipt.status_code == 200
     again = (
         await client.post(_url(campaign, apply="true"), content=CSV.encode(), headers=campaign["staff"])
     ).json()
