@@ -10,8 +10,8 @@ then holds 100,000 entries: the `project-page-100k` scenarios read it.
 from __future__ import annotations
 
 import asyncio
-import os
 import json
+import os
 import random
 import time
 from datetime import UTC, datetime, timedelta

@@ -163,9 +163,6 @@ def _check_written(database: Path) -> str | None:
     return None if count == IMPORT_ROWS else f"{count} of {IMPORT_ROWS} organizations written"
 
 
-COMMANDS: dict[str, Callable[[CommandContext], list[CommandRow]]] = {"import_10k": import_10k}
-
-
 def donations_import_100k(ctx: CommandContext) -> list[CommandRow]:
     """A 100,000-row donation export into a new project on the bench's database (bench/charity_import.py)."""
     name, command = "donations-import-100k", "import_donations(apply=True), 100,000 rows"
@@ -205,3 +202,9 @@ def donations_import_100k(ctx: CommandContext) -> list[CommandRow]:
     return [
         CommandRow(name, details["seconds"], True, problem, details=details, output=output, command=command)
     ]
+
+
+COMMANDS: dict[str, Callable[[CommandContext], list[CommandRow]]] = {
+    "import_10k": import_10k,
+    "donations_import_100k": donations_import_100k,
+}

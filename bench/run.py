@@ -935,7 +935,9 @@ def measure_scenario(
 ) -> Measurement:
     headers: dict[str, str] = {}
     script_args: list[str] = []
-    path, problem = (scenario.path, None) if scenario.lua else resolve_path(scenario.path, values)
+    # A Lua script may build its own request, but a {name} in its path is still filled in.
+    templated = not scenario.lua or "{" in scenario.path
+    path, problem = resolve_path(scenario.path, values) if templated else (scenario.path, None)
     if scenario.needs_token:
         token = tokens.get()
         if token is None:
