@@ -285,9 +285,8 @@ async def record_donation(
     check_open(project, EntryKind.DONATION)
     if data.received_at > datetime.now(UTC) + FUTURE_TOLERANCE:
         raise ReceivedInFuture()
-    existing = await LedgerEntry.get_or_none(channel=data.channel, external_ref=data.external_ref)
-    if existing is not None:
-        return Recorded(_same_donation(existing, project, data), created=False)
+    # No read first: a new donation (the usual case) goes straight to the insert, and the unique
+    # (channel, external reference) turns a repeat into the IntegrityError handled below.
     entry = donation_entry(project=project, data=data, actor_id=actor.id, cipher=cipher)
     try:
         async with in_transaction():
@@ -302,7 +301,7 @@ async def record_donation(
             )
             await donation_recorded(entry, project)
     except IntegrityError:
-        # A concurrent request with the same reference won: its entry is this donation.
+        # Recorded before, or by a concurrent request that won: its entry is this donation.
         existing = await LedgerEntry.get_or_none(channel=data.channel, external_ref=data.external_ref)
         if existing is None:
             raise
