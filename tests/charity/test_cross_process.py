@@ -30,7 +30,10 @@ async def main(url, project_id, user_id):
     async def give(i):
         data = DonationCreate(amount_fen=1000, received_at="2026-03-01T10:00:00+08:00", channel="bank",
                               external_ref=f"SAME-{i}", donor_name="张三")
-        return (await ledger.record_donation(actor=user, project_id=project_id, data=data, cipher=cipher, cache=cache)).created
+        recorded = await ledger.record_donation(
+            actor=user, project_id=project_id, data=data, cipher=cipher, cache=cache
+        )
+        return recorded.created
     async def spend():
         data = ExpenditureCreate(amount_fen=1500, category="goods", payee="某公司", paid_on="2026-03-02",
                                  purpose="采购", receipt_sha256="b" * 64, receipt_url="https://x.example.cn/r.pdf")
