@@ -192,6 +192,31 @@ class ProjectSummary(BaseModel):
     page_url: str
 
 
+class ProjectWritten(BaseModel):
+    """What a project write answers (the public view is GET /projects/{id})."""
+
+    id: int
+    title: str
+    kind: ProjectKind
+    status: ProjectStatus
+    filing_number: str | None
+    target_fen: int
+    page_url: str
+
+
+class ProgressRead(BaseModel):
+    id: int
+    project_id: int
+    status: str  # published, held (for review), rejected
+    published_at: str | None
+
+
+class DisclosureRead(BaseModel):
+    id: int
+    item: str
+    published_at: str
+
+
 class ProjectRead(BaseModel):
     id: int
     credit_code: str

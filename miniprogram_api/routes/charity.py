@@ -15,6 +15,7 @@ from backend.charity.schemas import (
     CorrectionCreate,
     CursorQuery,
     DisclosureCreate,
+    DisclosureRead,
     DonationCreate,
     DonationRecorded,
     EntryPage,
@@ -25,11 +26,13 @@ from backend.charity.schemas import (
     ImportReport,
     ProgressCreate,
     ProgressDecision,
+    ProgressRead,
     ProjectCreate,
     ProjectPage,
     ProjectQuery,
     ProjectRead,
     ProjectStatusChange,
+    ProjectWritten,
     ReceiptRead,
 )
 from backend.errors import BadRequest, NotFound
@@ -76,7 +79,7 @@ def _update(u: ProgressUpdate) -> dict[str, Any]:
 @openapi.tag("charity")
 @login_required
 @json_body(ProjectCreate)
-@responds(201, None, "The project, as a draft", *WRITES)
+@responds(201, ProjectWritten, "The project, as a draft", *WRITES)
 async def create_project(request: Request, code: str, body: ProjectCreate) -> HTTPResponse:
     """Create a fundraising project of the organization (its staff)."""
     project = await projects.create(actor=request.ctx.user, code=code, data=body, cache=_cache(request))
@@ -97,6 +100,7 @@ async def list_projects(request: Request) -> HTTPResponse:
 
 
 @bp.get("/projects/<project_id:int>")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @responds(200, ProjectRead, "The project, its plan and its totals", 404)
 async def get_project(request: Request, project_id: int) -> HTTPResponse:
@@ -105,10 +109,11 @@ async def get_project(request: Request, project_id: int) -> HTTPResponse:
 
 
 @bp.post("/projects/<project_id:int>/status")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
 @json_body(ProjectStatusChange)
-@responds(200, None, "The project", *WRITES)
+@responds(200, ProjectWritten, "The project", *WRITES)
 async def change_project_status(request: Request, project_id: int, body: ProjectStatusChange) -> HTTPResponse:
     """Move a project on: fundraising, executing, closed (its staff)."""
     project = await projects.change_status(
@@ -118,10 +123,11 @@ async def change_project_status(request: Request, project_id: int, body: Project
 
 
 @bp.post("/projects/<project_id:int>/updates")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
 @json_body(ProgressCreate)
-@responds(201, None, "Published, or held for review", *WRITES, 503)
+@responds(201, ProgressRead, "Published, or held for review", *WRITES, 503)
 async def create_progress_update(request: Request, project_id: int, body: ProgressCreate) -> HTTPResponse:
     """Post a progress update (its staff); WeChat's content check first."""
     update = await projects.add_progress(
@@ -135,10 +141,11 @@ async def create_progress_update(request: Request, project_id: int, body: Progre
 
 
 @bp.post("/admin/progress-updates/<update_id:int>/decision")
+@openapi.parameter("update_id", int, "path", required=True, description="The progress update's id")
 @openapi.tag("charity")
 @login_required
 @json_body(ProgressDecision)
-@responds(200, None, "Published or rejected", *WRITES)
+@responds(200, ProgressRead, "Published or rejected", *WRITES)
 async def decide_progress_update(request: Request, update_id: int, body: ProgressDecision) -> HTTPResponse:
     """Publish or reject a progress update held for review (platform admins)."""
     update = await projects.decide_progress(
@@ -155,6 +162,7 @@ async def decide_progress_update(request: Request, update_id: int, body: Progres
 
 
 @bp.post("/projects/<project_id:int>/donations")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
 @json_body(DonationCreate)
@@ -176,6 +184,7 @@ async def create_donation(request: Request, project_id: int, body: DonationCreat
 
 
 @bp.post("/projects/<project_id:int>/donations/import", ctx_body_limit=IMPORT_MAX_BYTES)
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @openapi.parameter("channel", str, required=True, description="The platform the export comes from")
 @openapi.parameter("apply", bool, description="false (default): a dry run with the row-by-row report")
@@ -207,6 +216,7 @@ async def import_donations(request: Request, project_id: int) -> HTTPResponse:
 
 
 @bp.post("/projects/<project_id:int>/expenditures")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
 @json_body(ExpenditureCreate)
@@ -220,6 +230,7 @@ async def create_expenditure(request: Request, project_id: int, body: Expenditur
 
 
 @bp.post("/projects/<project_id:int>/corrections")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
 @json_body(CorrectionCreate)
@@ -233,6 +244,7 @@ async def create_correction(request: Request, project_id: int, body: CorrectionC
 
 
 @bp.get("/projects/<project_id:int>/entries")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @openapi.parameter("cursor", int, description="next_cursor of the previous page")
 @responds(200, EntryPage, "The ledger, newest first; donors as they chose to be shown", 404, 422)
@@ -244,6 +256,8 @@ async def list_entries(request: Request, project_id: int) -> HTTPResponse:
 
 
 @bp.get("/projects/<project_id:int>/entries/<entry_id:int>")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
+@openapi.parameter("entry_id", int, "path", required=True, description="The entry's id")
 @openapi.tag("charity")
 @responds(200, EntryRead, "One entry (entries are never changed: PUT, PATCH and DELETE answer 405)", 404)
 async def get_entry(request: Request, project_id: int, entry_id: int) -> HTTPResponse:
@@ -275,7 +289,7 @@ async def get_disclosure_calendar(request: Request, code: str) -> HTTPResponse:
 @openapi.tag("charity")
 @login_required
 @json_body(DisclosureCreate)
-@responds(201, None, "Published; the calendar item is done", *WRITES)
+@responds(201, DisclosureRead, "Published; the calendar item is done", *WRITES)
 async def create_disclosure(request: Request, code: str, body: DisclosureCreate) -> HTTPResponse:
     """Publish the disclosure that fulfils a calendar item (its staff)."""
     disclosure = await calendar.publish(actor=request.ctx.user, code=code, data=body)
@@ -302,6 +316,7 @@ FILE_RESPONSE = {
 
 
 @bp.get("/projects/<project_id:int>/filing")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
 @openapi.parameter("format", str, description="xlsx (default) or csv")
@@ -317,6 +332,7 @@ async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
 
 
 @bp.get("/orgs/<code:str>/filing/<year:int>")
+@openapi.parameter("year", int, "path", required=True, description="The calendar year")
 @openapi.tag("charity")
 @login_required
 @openapi.parameter("format", str, description="xlsx (default) or csv")
@@ -335,6 +351,7 @@ async def get_organization_filing(request: Request, code: str, year: int) -> HTT
 
 
 @pages_bp.get("/p/<project_id:int>")
+@openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("pages")
 @openapi.response(200, {"text/html": {"schema": {"type": "string"}}}, "The project's disclosure page")
 async def project_page(request: Request, project_id: int) -> HTTPResponse:
