@@ -191,3 +191,33 @@ def test_canonical_bytes_of_a_known_entry_never_change(db):
             '"received_at":"2026-03-05T02:30:00Z","recorded_at":"2026-03-05T02:31:00Z","type":"donation","v":1}'
         ).encode()
     )
+
+
+# --- the H5 pages ---------------------------------------------------------------------------------
+
+
+async def test_project_page_is_served_as_html_with_the_pages_policy(client, campaign):
+    await client.post(
+        f"/api/v1/projects/{campaign['id']}/donations", json=donation(), headers=campaign["staff"]
+    )
+    response = await client.get(f"/p/{campaign['id']}")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "山区图书角" in response.text and "100.00元" in response.text and "张**" in response.text
+    assert "张三丰" not in response.text
+
+
+async def test_unknown_project_page_is_a_404_page(client, db):
+    response = await client.get("/p/987654")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+
+
+def test_verification_page_lists_the_projects_only_for_genuine_codes():
+    from miniprogram_api.h5 import render_verification_page
+    from tests.h5.conftest import make_view
+
+    projects = [{"title": "山区图书角", "page_url": "/p/3", "raised_fen": 10_000, "spent_fen": 2_500}]
+    page = render_verification_page(make_view("good_standing"), projects=projects)
+    assert 'href="/p/3"' in page and "100.00元" in page and "25.00元" in page
+    forged = render_verification_page(make_view("not_genuine"), projects=projects)
+    assert "山区图书角" not in forged
