@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from tortoise import connections
+from tortoise import get_connection
 
 from ..db import dialect
 
@@ -65,7 +65,7 @@ def _values_insert(table: str, columns: dict[str, str], suffix: str = "") -> str
 
 async def insert_donations(rows: list[dict[str, Any]], *, project_id: int, channel: str) -> dict[str, int]:
     """Insert donation rows (keys: ``DONATION_COLUMNS``); their ids by external reference."""
-    connection = connections.get("default")
+    connection = get_connection("default")
     ids: dict[str, int] = {}
     if dialect() == "postgres":
         sql = _recordset_insert("charity_ledger_entries", DONATION_COLUMNS, " RETURNING id, external_ref")
@@ -82,16 +82,16 @@ async def insert_donations(rows: list[dict[str, Any]], *, project_id: int, chann
         _values_insert("charity_ledger_entries", DONATION_COLUMNS),
         [[row[name] for name in DONATION_COLUMNS] for row in rows],
     )
-    _, returned = await connection.execute_query(
+    _, inserted = await connection.execute_query(
         "SELECT id, external_ref FROM charity_ledger_entries WHERE project_id = ? AND channel = ? AND id > ?",
         [project_id, channel, int(before[0]["top"])],
     )
-    return {record["external_ref"]: int(record["id"]) for record in returned}
+    return {record["external_ref"]: int(record["id"]) for record in inserted}
 
 
 async def insert_events(events: list[dict[str, Any]]) -> None:
     """Insert outbox events (keys: ``EVENT_COLUMNS``), skipping idempotency keys already there."""
-    connection = connections.get("default")
+    connection = get_connection("default")
     if dialect() == "postgres":
         sql = _recordset_insert("outbox_events", EVENT_COLUMNS, " ON CONFLICT (idempotency_key) DO NOTHING")
         for start in range(0, len(events), BATCH):

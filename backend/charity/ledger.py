@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tortoise import connections
+from tortoise import get_connection
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -117,7 +117,7 @@ async def _execute(sql: str, *values: Any) -> int:
     if dialect() == "sqlite":
         for number in range(len(values), 0, -1):
             sql = sql.replace(f"${number}", "?")
-    connection = connections.get("default")
+    connection = get_connection("default")
     changed, _ = await connection.execute_query(sql, list(values))
     return int(changed)
 
