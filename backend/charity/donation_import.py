@@ -34,7 +34,7 @@ from ..cache import Cache
 from ..crypto import PersonalDataCipher
 from ..errors import Unprocessable
 from ..events import kinds
-from . import bulk, canonical, ledger, views
+from . import bulk, canonical, ledger, totals, views
 from .models import DonorDisplay, EntryKind, LedgerEntry, Project
 from .projects import get_or_raise, require_staff_of
 
@@ -390,7 +390,7 @@ async def _apply(
     values = await asyncio.to_thread(build)
     months: dict[str, int] = defaultdict(int)
     for row in rows:
-        months[ledger.month_of(row.received_at)] += row.amount_fen
+        months[totals.month_of(row.received_at)] += row.amount_fen
     total = sum(row.amount_fen for row in rows)
     async with in_transaction():
         ids = await bulk.insert_donations(values, project_id=project.id, channel=channel)
@@ -411,7 +411,6 @@ async def _apply(
             ),
             key=lambda entry: entry.id,
         )
-        await ledger.add_donations_to_totals(project.id, total=total, count=len(rows), months=months)
         await bulk.insert_events(
             [
                 {
@@ -437,3 +436,4 @@ async def _apply(
             after={"channel": channel, "donations": len(rows), "amount_fen": total},
             reason="批量导入捐赠记录",
         )
+        await totals.count_donations(project.id, count=len(rows), months=months)

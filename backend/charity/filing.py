@@ -18,6 +18,7 @@ from ..accounts.models import StaffRole, User
 from ..accounts.permissions import require_officer_for_region
 from ..registry import service as registry_service
 from ..registry.models import Organization
+from . import totals
 from .models import EntryKind, LedgerEntry, MonthTotal, Project, ProjectStatus
 from .projects import get_or_raise
 from .schemas import CATEGORIES
@@ -99,7 +100,9 @@ async def project_filing(*, actor: User, project_id: int, fmt: str) -> tuple[byt
     await _require_reader(actor, organization)
     spent = (await _spent_by_category([project.id], year=None)).get(project.id, {})
     body, content_type = _render(
-        [_row(project, project.raised_fen, spent)], fmt=fmt, title="募捐项目信息公开"
+        [_row(project, (await totals.of_project(project.id)).raised_fen, spent)],
+        fmt=fmt,
+        title="募捐项目信息公开",
     )
     return body, content_type, f"project-{project.id}-filing.{fmt}"
 

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise import get_connection
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -30,16 +29,14 @@ from ..accounts.models import User
 from ..audit import service as audit_service
 from ..cache import Cache
 from ..crypto import PersonalDataCipher, mask_name
-from ..db import dialect
 from ..errors import Conflict, NotFound, Unprocessable
 from ..events import kinds
 from ..events import service as events_service
-from . import canonical, views
+from . import canonical, totals, views
 from .models import DonorDisplay, EntryKind, LedgerEntry, Project, ProjectStatus
 from .projects import get_or_raise, require_staff_of
 from .schemas import CorrectionCreate, DonationCreate, ExpenditureCreate
 
-BEIJING_OFFSET = timedelta(hours=8)
 ANONYMOUS = "匿名"
 # Crockford's base32 without I, L, O, U: nothing to misread on a paper receipt. 16 characters, 80 bits.
 RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -88,13 +85,6 @@ class ReceivedInFuture(Unprocessable):
     message = "捐赠时间不能晚于当前时间 / The donation cannot be received in the future"
 
 
-def month_of(moment: datetime | date) -> str:
-    """The month (Beijing time) an entry counts in on the chart: ``2026-11``."""
-    if isinstance(moment, datetime):
-        moment = (moment.astimezone(UTC) + BEIJING_OFFSET).date()
-    return f"{moment.year:04d}-{moment.month:02d}"
-
-
 def new_receipt_code() -> str:
     return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
 
@@ -109,94 +99,28 @@ def published_donor(name: str | None, display: DonorDisplay) -> str:
     return mask_name(name)
 
 
-# --- totals ---------------------------------------------------------------------------------------
-
-
-async def _execute(sql: str, *values: Any) -> int:
-    """Run one statement with ``$1``-style parameters on either database; the rows it changed."""
-    if dialect() == "sqlite":
-        for number in range(len(values), 0, -1):
-            sql = sql.replace(f"${number}", "?")
-    connection = get_connection("default")
-    changed, _ = await connection.execute_query(sql, list(values))
-    return int(changed)
-
-
-async def _add_to_month(project_id: int, month: str, raised: int, spent: int) -> None:
-    await _execute(
-        "INSERT INTO charity_month_totals (project_id, month, raised_fen, spent_fen) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (project_id, month) DO UPDATE SET "
-        "raised_fen = charity_month_totals.raised_fen + excluded.raised_fen, "
-        "spent_fen = charity_month_totals.spent_fen + excluded.spent_fen",
-        project_id,
-        month,
-        raised,
-        spent,
-    )
-
-
-async def _add_to_category(project_id: int, category: str, spent: int) -> None:
-    await _execute(
-        "INSERT INTO charity_category_totals (project_id, category, spent_fen) VALUES ($1, $2, $3) "
-        "ON CONFLICT (project_id, category) DO UPDATE SET "
-        "spent_fen = charity_category_totals.spent_fen + excluded.spent_fen",
-        project_id,
-        category,
-        spent,
-    )
+# --- totals (backend/charity/totals.py) --------------------------------------------------------------
 
 
 async def _count_donation(entry: LedgerEntry, sign: int) -> None:
     """Add (sign 1) or take back (sign -1) a donation in the kept totals."""
     assert entry.received_at is not None
-    await _execute(
-        "UPDATE charity_projects SET raised_fen = raised_fen + $1, donation_count = donation_count + $2, "
-        "entry_count = entry_count + 1 WHERE id = $3",
-        sign * entry.amount_fen,
-        sign,
-        entry.project_id,
+    await totals.count_donation(
+        entry.project_id, amount=entry.amount_fen, received_at=entry.received_at, sign=sign
     )
-    await _add_to_month(entry.project_id, month_of(entry.received_at), sign * entry.amount_fen, 0)
 
 
 async def _count_expenditure(entry: LedgerEntry, sign: int) -> bool:
     """Add or take back an expenditure; False when adding it would spend beyond the balance."""
     assert entry.paid_on is not None and entry.category is not None
-    amount = sign * entry.amount_fen
-    if sign > 0 and not entry.advance:
-        changed = await _execute(
-            "UPDATE charity_projects SET spent_fen = spent_fen + $1, entry_count = entry_count + 1 "
-            "WHERE id = $2 AND raised_fen - spent_fen >= $3",
-            amount,
-            entry.project_id,
-            amount,
-        )
-        if not changed:
-            return False
-    else:
-        await _execute(
-            "UPDATE charity_projects SET spent_fen = spent_fen + $1, entry_count = entry_count + 1 "
-            "WHERE id = $2",
-            amount,
-            entry.project_id,
-        )
-    await _add_to_category(entry.project_id, entry.category, amount)
-    await _add_to_month(entry.project_id, month_of(entry.paid_on), 0, amount)
-    return True
-
-
-async def add_donations_to_totals(project_id: int, *, total: int, count: int, months: dict[str, int]) -> None:
-    """Count many donations at once (an import), in the caller's transaction."""
-    await _execute(
-        "UPDATE charity_projects SET raised_fen = raised_fen + $1, donation_count = donation_count + $2, "
-        "entry_count = entry_count + $3 WHERE id = $4",
-        total,
-        count,
-        count,
-        project_id,
+    return await totals.count_expenditure(
+        entry.project_id,
+        amount=entry.amount_fen,
+        category=entry.category,
+        paid_on=entry.paid_on,
+        check_balance=sign > 0 and not entry.advance,
+        sign=sign,
     )
-    for month, amount in sorted(months.items()):
-        await _add_to_month(project_id, month, amount, 0)
 
 
 async def on_entry_appended(entry: canonical.Entry) -> None:
@@ -291,7 +215,6 @@ async def record_donation(
     try:
         async with in_transaction():
             await entry.save()
-            await _count_donation(entry, 1)
             await audit_service.record(
                 actor=actor,
                 action="ledger.donation",
@@ -300,6 +223,8 @@ async def record_donation(
                 after={"entry_id": entry.id, "amount_fen": entry.amount_fen, "channel": entry.channel},
             )
             await donation_recorded(entry, project)
+            # Last: the totals' rows stay locked until the commit, so they are written just before it.
+            await _count_donation(entry, 1)
     except IntegrityError:
         # Recorded before, or by a concurrent request that won: its entry is this donation.
         existing = await LedgerEntry.get_or_none(channel=data.channel, external_ref=data.external_ref)
@@ -336,9 +261,6 @@ async def record_expenditure(
     )
     async with in_transaction():
         await entry.save()
-        if not await _count_expenditure(entry, 1):
-            # Raising rolls the entry back with the transaction.
-            raise InsufficientBalance(details={"balance_fen": await _balance(project.id)})
         await audit_service.record(
             actor=actor,
             action="ledger.expenditure",
@@ -347,15 +269,14 @@ async def record_expenditure(
             after={"entry_id": entry.id, "amount_fen": entry.amount_fen, "advance": entry.advance},
         )
         await on_entry_appended(entry)
+        if not await _count_expenditure(entry, 1):
+            # Raising rolls the entry, its audit entry and its log append back with the transaction.
+            balance = (await totals.of_project(project.id)).balance_fen
+            raise InsufficientBalance(details={"balance_fen": balance})
     await views.invalidate(
         cache=cache, project_id=project.id, credit_code=await views.credit_code_of(project.organization_id)
     )
     return entry
-
-
-async def _balance(project_id: int) -> int:
-    row = await Project.filter(id=project_id).values("raised_fen", "spent_fen")
-    return int(row[0]["raised_fen"]) - int(row[0]["spent_fen"]) if row else 0
 
 
 async def record_correction(
@@ -384,10 +305,6 @@ async def record_correction(
     try:
         async with in_transaction():
             await entry.save()
-            if original.kind == EntryKind.DONATION:
-                await _count_donation(original, -1)
-            else:
-                await _count_expenditure(original, -1)
             await audit_service.record(
                 actor=actor,
                 action="ledger.correction",
@@ -397,6 +314,10 @@ async def record_correction(
                 reason=entry.explanation or "",
             )
             await on_entry_appended(entry)
+            if original.kind == EntryKind.DONATION:
+                await _count_donation(original, -1)
+            else:
+                await _count_expenditure(original, -1)
     except IntegrityError as exc:
         # The one-to-one key: a concurrent correction of the same entry won.
         raise AlreadyReversed(details={"entry_id": original.id}) from exc

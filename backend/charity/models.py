@@ -2,9 +2,9 @@
 
 A ledger entry is never updated or deleted: a mistake is undone by a correction, a new entry that
 reverses exactly one earlier entry (``reverses`` is one-to-one, so an entry is reversed at most once).
-The totals (``Project.raised_fen`` and friends, ``CategoryTotal``, ``MonthTotal``) are kept in the
-same transaction as the entry that changes them, by conditional UPDATEs, so a page never sums the
-ledger and an expenditure beyond the balance is refused even when two arrive at once.
+The totals (``ProjectTally``, ``CategoryTotal``, ``MonthTotal``) are kept in the same transaction as
+the entry that changes them (backend/charity/totals.py), so a page never sums the ledger and an
+expenditure beyond the balance is refused even when two arrive at once.
 """
 
 from __future__ import annotations
@@ -74,11 +74,6 @@ class Project(Model):
     status = fields.CharEnumField(ProjectStatus, max_length=16, default=ProjectStatus.DRAFT)
     started_on: date | None = fields.DateField(null=True)  # first day of fundraising
     closed_on: date | None = fields.DateField(null=True)
-    # Kept in the transaction of every entry; a correction takes back what it reverses.
-    raised_fen = fields.BigIntField(default=0)
-    spent_fen = fields.BigIntField(default=0)
-    donation_count = fields.IntField(default=0)
-    entry_count = fields.IntField(default=0)
     created_by_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -86,6 +81,25 @@ class Project(Model):
     class Meta:
         table = "charity_projects"
         indexes = (("organization_id", "status"),)
+
+
+class ProjectTally(Model):
+    """One slot of the kept totals of a project (totals.py): the slots add up to its totals."""
+
+    id = fields.BigIntField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="tallies", on_delete=fields.CASCADE
+    )
+    project_id: int
+    slot = fields.SmallIntField()
+    raised_fen = fields.BigIntField(default=0)
+    spent_fen = fields.BigIntField(default=0)  # slot 0 only
+    donation_count = fields.IntField(default=0)
+    entry_count = fields.IntField(default=0)
+
+    class Meta:
+        table = "charity_project_tallies"
+        unique_together = (("project", "slot"),)
 
 
 class CategoryTotal(Model):
@@ -113,12 +127,13 @@ class MonthTotal(Model):
     )
     project_id: int
     month = fields.CharField(max_length=7)  # "2026-11"
+    slot = fields.SmallIntField()  # as ProjectTally: donations to one project do not queue
     raised_fen = fields.BigIntField(default=0)
     spent_fen = fields.BigIntField(default=0)
 
     class Meta:
         table = "charity_month_totals"
-        unique_together = (("project", "month"),)
+        unique_together = (("project", "month", "slot"),)
 
 
 class LedgerEntry(Model):

@@ -18,7 +18,7 @@ from ..events import kinds
 from ..events import service as events_service
 from ..registry import service as registry_service
 from ..registry.models import Organization, Qualification, QualificationKind
-from . import canonical, views
+from . import canonical, totals, views
 from .models import ProgressUpdate, Project, ProjectKind, ProjectStatus, UpdateStatus
 from .schemas import ProgressCreate, ProjectCreate, ProjectStatusChange
 
@@ -121,6 +121,7 @@ async def create(*, actor: User, code: str, data: ProjectCreate, cache: Cache) -
             target_fen=data.target_fen,
             created_by_id=actor.id,
         )
+        await totals.open_project(project.id)
         await audit_service.record(
             actor=actor,
             action="project.create",

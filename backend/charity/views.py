@@ -26,12 +26,12 @@ from ..errors import NotFound
 from ..registry import profiles
 from ..registry.models import Organization
 from ..registry.profiles import LocalCopies
+from . import totals
 from .canonical import rfc3339
 from .models import (
     CategoryTotal,
     EntryKind,
     LedgerEntry,
-    MonthTotal,
     ProgressUpdate,
     Project,
     ProjectKind,
@@ -136,25 +136,30 @@ def entry_read(entry: LedgerEntry, *, reversed_by: int | None = None) -> dict[st
     return data
 
 
-def _summary(project: Project) -> dict[str, Any]:
+def _summary(project: Project, kept: totals.Totals) -> dict[str, Any]:
     return {
         "id": project.id,
         "title": project.title,
         "kind": str(project.kind),
         "status": str(project.status),
         "target_fen": project.target_fen,
-        "raised_fen": project.raised_fen,
-        "spent_fen": project.spent_fen,
-        "balance_fen": project.raised_fen - project.spent_fen,
+        "raised_fen": kept.raised_fen,
+        "spent_fen": kept.spent_fen,
+        "balance_fen": kept.balance_fen,
         "page_url": page_path(project.id),
     }
+
+
+async def _summaries(projects: list[Project]) -> list[dict[str, Any]]:
+    kept = await totals.of_projects([p.id for p in projects])
+    return [_summary(p, kept.get(p.id, totals.Totals())) for p in projects]
 
 
 async def build_project_view(project: Project) -> dict[str, Any]:
     """The public view of a project from its kept totals (``ProjectRead``); never sums the ledger."""
     organization = await Organization.get(id=project.organization_id)
     categories = await CategoryTotal.filter(project_id=project.id).order_by("category")
-    months = await MonthTotal.filter(project_id=project.id).order_by("month")
+    kept = await totals.of_project(project.id)
     updates = (
         await ProgressUpdate.filter(project_id=project.id, status=UpdateStatus.PUBLISHED)
         .order_by("-published_at", "-id")
@@ -174,12 +179,12 @@ async def build_project_view(project: Project) -> dict[str, Any]:
         "status_label": STATUS_LABELS[project.status],
         "started_on": project.started_on.isoformat() if project.started_on else None,
         "closed_on": project.closed_on.isoformat() if project.closed_on else None,
-        "raised_fen": project.raised_fen,
-        "spent_fen": project.spent_fen,
-        "balance_fen": project.raised_fen - project.spent_fen,
+        "raised_fen": kept.raised_fen,
+        "spent_fen": kept.spent_fen,
+        "balance_fen": kept.balance_fen,
         # Every gift counts once: anonymous donors cannot be told apart, so gifts are what is counted.
-        "donor_count": project.donation_count,
-        "entry_count": project.entry_count,
+        "donor_count": kept.donation_count,
+        "entry_count": kept.entry_count,
         "by_category": [
             {
                 "category": c.category,
@@ -189,11 +194,7 @@ async def build_project_view(project: Project) -> dict[str, Any]:
             for c in categories
             if c.spent_fen
         ],
-        "by_month": [
-            {"month": m.month, "raised_fen": m.raised_fen, "spent_fen": m.spent_fen}
-            for m in months
-            if m.raised_fen or m.spent_fen
-        ],
+        "by_month": await totals.by_month(project.id),
         "progress": [
             {"id": u.id, "text": u.text, "image_urls": u.image_urls, "published_at": rfc3339(u.published_at)}
             for u in updates
@@ -252,7 +253,7 @@ async def _build_org_list(credit_code: str) -> bytes:
         .order_by("-id")
         .limit(100)
     )
-    return orjson.dumps([_summary(p) for p in projects])
+    return orjson.dumps(await _summaries(projects))
 
 
 async def get_org_projects_bytes(*, cache: Cache, credit_code: str) -> bytes:
@@ -379,7 +380,7 @@ async def list_projects(
     projects = await query.order_by("-id").limit(PAGE_SIZE + 1)
     more = len(projects) > PAGE_SIZE
     projects = projects[:PAGE_SIZE]
-    return {"items": [_summary(p) for p in projects], "next_cursor": projects[-1].id if more else None}
+    return {"items": await _summaries(projects), "next_cursor": projects[-1].id if more else None}
 
 
 async def get_receipt(*, code: str) -> dict[str, Any]:
@@ -393,6 +394,6 @@ async def get_receipt(*, code: str) -> dict[str, Any]:
     return {
         "receipt_code": normalized,
         "entry": entry_read(entry, reversed_by=reversals.get(entry.id)),
-        "project": _summary(project),
+        "project": _summary(project, await totals.of_project(project.id)),
         "reversed": entry.id in reversals,
     }
