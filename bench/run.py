@@ -421,6 +421,8 @@ def server_env(database_url: str, redis_url: str | None, port: int, emulator_por
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
+    if READY_TIMEOUT_S > 30:  # Sanic's own wait for its worker to start is 30 s too
+        env["GONGXIN_SANIC_WORKER_ACK_TIMEOUT"] = str(READY_TIMEOUT_S)
     return env
 
 
