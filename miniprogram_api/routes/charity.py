@@ -356,13 +356,14 @@ async def get_organization_filing(request: Request, code: str, year: int) -> HTT
 @openapi.response(200, {"text/html": {"schema": {"type": "string"}}}, "The project's disclosure page")
 async def project_page(request: Request, project_id: int) -> HTTPResponse:
     """The public disclosure page of a project: totals, chart, ledger, progress."""
+    base_url = request.app.ctx.container.settings.public_base_url
     try:
-        view = await views.get_project_view(cache=_cache(request), project_id=project_id)
+        page = await views.get_project_page(
+            cache=_cache(request),
+            project_id=project_id,
+            render=lambda view, entries: render_project_page(view, entries, base_url=base_url),
+        )
     except NotFound as exc:
         # A person opened this link: answer with a page, not the API's JSON.
         return html(render_error_page(404, exc.message), status=404, headers=PAGE_HEADERS)
-    entries = await views.list_entries(project_id=project_id, cursor=None)
-    page = render_project_page(
-        view, entries["items"], base_url=request.app.ctx.container.settings.public_base_url
-    )
     return html(page, headers=PAGE_HEADERS)

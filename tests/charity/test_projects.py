@@ -207,6 +207,17 @@ async def test_project_page_is_served_as_html_with_the_pages_policy(client, camp
     assert "张三丰" not in response.text
 
 
+async def test_project_page_is_fresh_after_a_donation_and_a_progress_update(client, campaign):
+    """The page is cached under the view's generation: read, write, read."""
+    pid, staff = campaign["id"], campaign["staff"]
+    assert "暂无收支记录" in (await client.get(f"/p/{pid}")).text
+    await client.post(f"/api/v1/projects/{pid}/donations", json=donation(), headers=staff)
+    page = (await client.get(f"/p/{pid}")).text
+    assert "100.00元" in page and "暂无收支记录" not in page
+    await client.post(f"/api/v1/projects/{pid}/updates", json={"text": "图书已到校"}, headers=staff)
+    assert "图书已到校" in (await client.get(f"/p/{pid}")).text
+
+
 async def test_unknown_project_page_is_a_404_page(client, db):
     response = await client.get("/p/987654")
     assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
