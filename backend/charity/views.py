@@ -272,11 +272,6 @@ async def get_project_bytes(*, cache: Cache, project_id: int) -> bytes:
     return body
 
 
-async def get_project_view(*, cache: Cache, project_id: int) -> dict[str, Any]:
-    """The public view of a project as data (the H5 page)."""
-    return orjson.loads(await get_project_bytes(cache=cache, project_id=project_id))
-
-
 async def _build_page(project_id: int, render: PageRenderer) -> bytes | None:
     view = await _build_project_bytes(project_id)
     if view is None:
@@ -366,19 +361,6 @@ async def invalidate(*, cache: Cache, project_id: int, credit_code: str) -> None
     _org_lists.pop(credit_code)
     pipe = cache.client.pipeline(transaction=False)
     pipe.incr(cache.key(f"charity:pgen:{project_id}"))
-    pipe.incr(cache.key(f"charity:olgen:{credit_code}"))
-    await pipe.execute()
-
-
-async def invalidate_organization(*, cache: Cache, credit_code: str) -> None:
-    """After an import touched many projects' totals at once (all of one organization)."""
-    _projects.clear()
-    _pages.clear()
-    _org_lists.pop(credit_code)
-    ids = await Project.filter(organization__credit_code=credit_code).values_list("id", flat=True)
-    pipe = cache.client.pipeline(transaction=False)
-    for project_id in ids:
-        pipe.incr(cache.key(f"charity:pgen:{project_id}"))
     pipe.incr(cache.key(f"charity:olgen:{credit_code}"))
     await pipe.execute()
 
