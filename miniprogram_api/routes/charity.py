@@ -42,6 +42,7 @@ from ..h5.project import render_project_page
 from ..h5.render import render_error_page
 from ..openapi import json_body, require_body_within_limit, responds
 from ..responses import json_bytes
+from .officer import IMPORT_MAX_BYTES  # the organization import's limit (MAX_UPLOAD_BYTES)
 from .pages import PAGE_HEADERS
 from .registry import parse_query
 
@@ -49,7 +50,6 @@ bp = Blueprint("charity", url_prefix="/")
 pages_bp = Blueprint("charity_pages")
 JSON = "application/json"
 WRITES = (400, 401, 403, 404, 409, 413, 422)
-IMPORT_MAX_BYTES = 64 * 1024 * 1024
 
 
 def _cache(request: Request) -> Any:
