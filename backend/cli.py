@@ -141,6 +141,20 @@ def cmd_credit_rules(args: argparse.Namespace) -> None:
     asyncio.run(_with_db(settings, work))
 
 
+def cmd_disclosure_scan(args: argparse.Namespace) -> None:
+    """Find overdue Order 81 disclosure items (the daily job): reminders to staff, proposals for officers."""
+    from .charity import calendar
+    from .registry.service import today
+
+    settings = _settings()
+
+    async def work() -> None:
+        overdue = await calendar.scan(today=today())
+        print(f"disclosure calendar scanned; {overdue} items overdue")
+
+    asyncio.run(_with_db(settings, work))
+
+
 def cmd_grant(args: argparse.Namespace) -> None:
     """Grant a role: admin, officer (--authority REGION) or staff (--org CREDIT_CODE [--role])."""
     from .accounts import service as accounts_service
@@ -217,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--allow-bad-check-digit", action="store_true", help="accept early-pilot codes")
     imp.set_defaults(func=cmd_import_orgs)
     sub.add_parser("credit-rules", help=cmd_credit_rules.__doc__).set_defaults(func=cmd_credit_rules)
+    sub.add_parser("disclosure-scan", help=cmd_disclosure_scan.__doc__).set_defaults(func=cmd_disclosure_scan)
 
     grant = sub.add_parser("grant", help=cmd_grant.__doc__)
     grant.add_argument("kind", choices=["admin", "officer", "staff"])

@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "backend.audit.models",
     "backend.partybuilding.models",
     "backend.subscriptions.models",
+    "backend.charity.models",
 ]
 MIGRATIONS_MODULE = "migrations.models"
 

@@ -37,6 +37,7 @@ from tortoise.expressions import F
 from .accounts import service as accounts_service
 from .accounts.models import OfficerRole, StaffRole, StaffRoleKind, User
 from .cache import Cache
+from .charity import demo as charity_demo
 from .config import PROJECT_ROOT, Settings
 from .crypto import PersonalDataCipher
 from .errors import DomainError
@@ -290,11 +291,22 @@ async def notifications_where(demo: Demo) -> list[str]:
     ]
 
 
+# --- donation disclosure ------------------------------------------------------------------------
+
+
+async def demo_campaign(demo: Demo) -> list[str]:
+    """The demo foundation's public campaign: donations (masked, anonymous, full), spending, a correction."""
+    return await charity_demo.load(
+        settings=demo.settings, cache=demo.cache, foundation_code=DEMO_FOUNDATION_CODE
+    )
+
+
 # A capability adds its demo data here: ("its name", [its steps]).
 SECTIONS: list[tuple[str, list[Step]]] = [
     ("registry", [reference_data, organizations, officer_records, demo_code]),
     ("accounts", [demo_users]),
     ("party building", [demo_activity]),
+    ("donation disclosure", [demo_campaign]),
     ("notifications", [notifications_where]),
 ]
 

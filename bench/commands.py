@@ -10,8 +10,10 @@ the req/s column.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,7 +171,49 @@ def _notify(ctx: CommandContext) -> list[CommandRow]:
     return notify(ctx)
 
 
+def donations_import_100k(ctx: CommandContext) -> list[CommandRow]:
+    """A 100,000-row donation export into a new project on the bench's database (bench/charity_import.py)."""
+    name, command = "donations-import-100k", "import_donations(apply=True), 100,000 rows"
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).parent / "charity_import.py")],
+            env=ctx.env,
+            cwd=ctx.cwd,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return [CommandRow(name, None, True, f"timed out after {COMMAND_TIMEOUT_S:.0f} s", command=command)]
+    output = done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return [
+            CommandRow(
+                name,
+                None,
+                True,
+                f"exited {done.returncode}: {_tail(output, 2)}",
+                output=output,
+                command=command,
+            )
+        ]
+    details = json.loads(lines[-1])
+    details["wall_s_with_setup"] = round(time.perf_counter() - started, 3)
+    problem = (
+        None
+        if details.get("applied") and details.get("created") == details.get("rows")
+        else "not all rows applied"
+    )
+    return [
+        CommandRow(name, details["seconds"], True, problem, details=details, output=output, command=command)
+    ]
+
+
 COMMANDS: dict[str, Callable[[CommandContext], list[CommandRow]]] = {
     "import_10k": import_10k,
     "notify": _notify,
+    "donations_import_100k": donations_import_100k,
 }

@@ -92,7 +92,10 @@ class Scenario:
 # scenario needs it, and URL-encodes it.
 PATH_VALUES = {
     "demo_qr_url": "the `url` of GET /api/v1/orgs/51440300MJL0000103/qrcode (the demo organization)",
+    "charity_project": "the id of the demo foundation's demo fundraising project",
+    "charity_big_project": "the id of `bench-100k`, the project donations-import-100k filled",
 }
+DEMO_FOUNDATION = "53440300MJL000007H"  # the demo foundation: public-fundraising qualification
 DEMO_ORG = "51440300MJL0000103"  # from `gongxin demo-data`: a grade, an annual report, a QR code
 SEED_COUNT = 1_000_000
 
@@ -201,6 +204,39 @@ SCENARIOS: list[Scenario] = [
         "(token check, activity read, code and geofence check, check-in + outbox event in one "
         "transaction); afterwards 1,000 check-ins and 1,000 checkin.recorded events must be in the "
         "database",
+    ),
+    # Donation disclosure. The import runs first: it fills the project the page scenarios read.
+    Scenario(
+        name="donations-import-100k",
+        method="CLI",
+        path="import_donations(apply=True)",
+        command="donations_import_100k",
+        target=Target(max_seconds=30),
+        description="a 100,000-row platform export (CSV, Chinese headers, yuan) into a new project on "
+        "the bench database: parse in a thread, checks, one transaction (entries, totals, events)",
+    ),
+    Scenario(
+        name="project-page-100k",
+        method="GET",
+        path="/api/v1/projects/{charity_big_project}",
+        target=Target(min_ratio=0.5),
+        description="a project with 100,000 entries and its totals (kept, not summed), warm",
+    ),
+    Scenario(
+        name="project-h5-100k",
+        method="GET",
+        path="/p/{charity_big_project}",
+        description="no target: its H5 page (totals, SVG charts, the newest 50 entries, uncached)",
+    ),
+    Scenario(
+        name="donation",
+        method="POST",
+        path="/api/v1/projects/{charity_project}/donations",
+        lua="donation_rotating.lua",
+        needs_token=True,
+        target=Target(min_ratio=0.3),
+        description="staff record donations one by one, each new (entry, totals, month, outbox event, "
+        "audit, two cache counters, in one transaction)",
     ),
     Scenario(
         name="import-10k",

@@ -12,7 +12,7 @@ from backend.cache import Cache
 from backend.config import Settings, load_settings
 
 from . import errors, headers, metrics, observability
-from .routes import accounts, admin, health, officer, pages, partybuilding, registry, subscriptions
+from .routes import accounts, admin, charity, health, officer, pages, partybuilding, registry, subscriptions
 from .routes import metrics as metrics_routes
 
 API_PREFIX = "/api/v1"
@@ -76,6 +76,7 @@ def create_app(
     app.blueprint(health.bp)
     app.blueprint(pages.bp)
     app.blueprint(metrics_routes.bp)
+    app.blueprint(charity.pages_bp)
     app.blueprint(
         Blueprint.group(
             accounts.bp,
@@ -84,6 +85,7 @@ def create_app(
             officer.bp,
             partybuilding.bp,
             subscriptions.bp,
+            charity.bp,
             url_prefix=API_PREFIX,
         )
     )

@@ -28,7 +28,8 @@ SIGNUP_CANCELLED: Final = "signup.cancelled"  # by the member
 POSTING_CANCELLED: Final = "posting.cancelled"  # + reason; recipients: everyone signed up
 POSTING_REMINDER_DUE: Final = "posting.reminder_due"  # + due_at; recipients: confirmed sign-ups
 
-# Donation disclosure (backend/charity)
+# Donation disclosure (backend/charity). donation.recorded and project.progress have no recipients
+# yet (recipients == []): donations arrive from payment platforms, and no donor is linked to a user.
 # donation.recorded: project_id, project_title, amount_fen, receipt_code, received_at
 DONATION_RECORDED: Final = "donation.recorded"
 PROJECT_PROGRESS: Final = "project.progress"  # project_id, project_title, summary, published_at

@@ -56,6 +56,8 @@ class Facts:
     listings: list[CreditListing]
     today: date
     branches: int = 0
+    # Order 81 disclosure items found overdue and not yet resolved (backend/charity/calendar.py).
+    overdue_disclosures: list[str] = field(default_factory=list)
 
     def current(self, credit_list: CreditList) -> list[CreditListing]:
         return [item for item in self.listings if item.list == credit_list and item.removed_on is None]
@@ -93,6 +95,11 @@ def _warning(f: Facts, c: CreditRuleConfig) -> str | None:
 def _no_party_organization(f: Facts, c: CreditRuleConfig) -> str | None:
     members = f.organization.party_members_reported
     return f"有{members}名党员但未按规定建立党组织" if members >= 3 and f.branches == 0 else None
+
+
+def _disclosure_overdue(f: Facts, c: CreditRuleConfig) -> str | None:
+    items = f.overdue_disclosures
+    return f"未按规定履行信息公开义务：{'、'.join(items[:3])}逾期未公开" if items else None
 
 
 def _two_years_abnormal(f: Facts, c: CreditRuleConfig) -> str | None:
@@ -144,6 +151,13 @@ RULES: list[Rule] = [
         ProposalAction.LIST,
         "受到警告或不予通过年检处罚",
         _warning,
+    ),
+    Rule(
+        "abnormal.disclosure_overdue",
+        CreditList.ABNORMAL,
+        ProposalAction.LIST,
+        "未按规定履行信息公开义务",
+        _disclosure_overdue,
     ),
     Rule(
         "serious.two_years_abnormal",
@@ -204,6 +218,11 @@ async def _facts(organization: Organization, today: date) -> Facts:
         today=today,
         # Through the reverse relation: the registry does not import the party-building domain.
         branches=await organization.branches.all().count(),  # type: ignore[attr-defined]
+        overdue_disclosures=list(
+            await organization.overdue_disclosures.filter(  # type: ignore[attr-defined]
+                resolved_on__isnull=True
+            ).values_list("label", flat=True)
+        ),
     )
 
 

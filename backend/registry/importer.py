@@ -33,28 +33,43 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from backend.errors import PayloadTooLarge, Unprocessable
+from backend.errors import PayloadTooLarge
 from backend.registry import credit_code as cc
 from backend.registry.models import OrgKind, OrgStatus
 
+# Reading files, cells and money is shared with the donation import (backend/spreadsheet.py); the
+# names stay importable from here, as callers and tests know them.
+from backend.spreadsheet import INVISIBLE as _INVISIBLE  # noqa: F401
+from backend.spreadsheet import MONEY_UNITS as _MONEY_UNITS
+from backend.spreadsheet import OLE_MAGIC as _OLE_MAGIC
+from backend.spreadsheet import ZIP_MAGIC as _ZIP_MAGIC
+from backend.spreadsheet import (
+    ImportEncoding,  # noqa: F401
+    ImportFileError,
+    ImportFormat,
+    ImportTooLarge,  # noqa: F401
+    MoneyError,
+    legacy_xls_error,
+    parse_money_fen,
+    require_xlsx_within,
+    sniff_delimiter,
+    xlsx_rows,
+)
+from backend.spreadsheet import decode as _decode
+from backend.spreadsheet import key as _key
+from backend.spreadsheet import non_blank as _non_blank
+from backend.spreadsheet import text as _text
+from backend.spreadsheet import unexcel as _unexcel
+
 # --------------------------------------------------------------------------------------------------
 # Errors that reject the whole file
-
-
-class ImportFileError(Unprocessable):
-    """Base of the errors that reject a whole import file."""
-
-    code = "import.invalid"
-    message = "导入文件无效 / The import file is invalid"
 
 
 class ImportMissingColumns(ImportFileError):
@@ -62,24 +77,9 @@ class ImportMissingColumns(ImportFileError):
     message = "导入文件缺少必需的列 / The import file lacks required columns"
 
 
-class ImportEncoding(ImportFileError):
-    code = "import.encoding"
-    message = "无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV / Unrecognised text encoding"
-
-
-class ImportFormat(ImportFileError):
-    code = "import.format"
-    message = "无法读取文件，请上传 CSV 或 XLSX 文件 / Unreadable file; upload CSV or XLSX"
-
-
 class ImportTooManyRows(PayloadTooLarge):
     code = "import.too_many_rows"
     message = "导入文件行数过多，请拆分为多个文件后上传 / Too many rows; split the file"
-
-
-class ImportTooLarge(PayloadTooLarge):
-    code = "import.too_large"
-    message = "XLSX 文件解压后过大，请拆分或另存为 CSV / The XLSX file is too large once decompressed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,26 +214,7 @@ for _status, _words in {
     for _word in _words:
         _STATUS_VALUES[_word] = _status
 
-# The format characters (Unicode category Cf: zero-width spaces and joiners, BOM, soft hyphen,
-# bidi marks, tags), as a regex because a per-character category() call is the slowest part of a
-# 10,000-row import. A test checks that it covers every Cf character this Python knows.
-_INVISIBLE = re.compile(
-    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
-)
-# Separators people put inside English headers ("Credit Code", "credit-code", "credit_code").
-_KEY_DROP = re.compile(r"[\s_\-*·.:：]+")
 _TRAILING_BRACKET = re.compile(r"\(([^()]*)\)$")
-
-
-@lru_cache(maxsize=4096)
-def _key(text: str) -> str:
-    """Comparison key for headers and enumerated values: NFKC, no separators or invisibles, casefold."""
-    # Cached: a kind or status column repeats a handful of values over thousands of rows.
-    text = unicodedata.normalize("NFKC", text)
-    text = _INVISIBLE.sub("", text)
-    return _KEY_DROP.sub("", text).casefold()
 
 
 _FIELD_BY_KEY: dict[str, str] = {_key(a): f for f, aliases in _HEADER_ALIASES.items() for a in aliases}
@@ -331,30 +312,6 @@ def _find_layout(rows: Iterator[tuple[int, Sequence[Any]]], lookahead: int = 10)
 # Cell values
 
 
-def _text(value: Any) -> str | None:
-    """A cell as stripped text without invisible characters; None when blank."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, float) and value.is_integer():
-        text = str(int(value))
-    else:
-        text = str(value)
-    if not text.isascii():
-        # Zero-width characters and the BOM come along when text is pasted from web pages.
-        text = _INVISIBLE.sub("", text)
-    text = text.strip()
-    return text or None
-
-
-def _unexcel(text: str) -> str:
-    """Undo the tricks that keep Excel from mangling long digit strings: ="..." and a leading '."""
-    if text.startswith('="') and text.endswith('"'):
-        return text[2:-1]
-    return text.removeprefix("'")
-
-
 class _FieldError(Exception):
     """A bad value in one cell."""
 
@@ -408,68 +365,12 @@ def _parse_date(value: Any) -> date | None:
     )
 
 
-_MONEY_UNITS: dict[str, Decimal] = {
-    "": Decimal(1),
-    "元": Decimal(1),
-    "万": Decimal(10_000),
-    "万元": Decimal(10_000),
-    "亿": Decimal(100_000_000),
-    "亿元": Decimal(100_000_000),
-}
-_MONEY = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(万元|万|亿元|亿|元)?")
-_CURRENCY_MARKS = re.compile(r"^(?:¥|RMB|CNY|人民币)|(?:人民币|RMB|CNY)$", re.IGNORECASE)
-_FEN_PER_YUAN = Decimal(100)
-
-
 def _parse_capital(value: Any, header_unit: Decimal | None) -> int | None:
     """Registered capital in integer fen; exact decimal arithmetic, never float, never rounded."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise _FieldError("import.capital", f"无法识别的金额“{value}” / unrecognised amount")
-    explicit_unit: Decimal | None = None
-    if isinstance(value, int):
-        amount = Decimal(value)
-    elif isinstance(value, float):
-        # repr() is the shortest text that round-trips, so 10.5 stays 10.5 rather than 10.4999...
-        amount = Decimal(repr(value))
-    elif isinstance(value, Decimal):
-        amount = value
-    else:
-        text = _text(value)
-        if text is None:
-            return None
-        # NFKC: full-width digits and comma, and "￥" -> "¥".
-        text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-        # "¥100万元人民币": strip currency words at either end; repeat since both ends may carry one.
-        previous = None
-        while previous != text:
-            previous, text = text, _CURRENCY_MARKS.sub("", text)
-        match = _MONEY.fullmatch(text)
-        if match is None:
-            raise _FieldError(
-                "import.capital",
-                f"无法识别的金额“{value}”，请填写如 10、10.5、3万元、1,000,000元 / "
-                f"unrecognised amount {value!r}",
-                {"value": str(value)},
-            )
-        amount = Decimal(match[1].replace(",", "") + (match[2] or ""))
-        if match[3]:
-            explicit_unit = _MONEY_UNITS[match[3]]
-    if not amount.is_finite() or amount < 0:
-        raise _FieldError(
-            "import.capital", f"金额不能为负数：“{value}” / negative amount {value!r}", {"value": str(value)}
-        )
-    # A unit written in the cell wins over the unit in the header ("3万元" in a 万元 column is 3万).
-    unit = explicit_unit or header_unit or Decimal(1)
-    fen = amount * unit * _FEN_PER_YUAN
-    if fen != fen.to_integral_value():
-        raise _FieldError(
-            "import.capital",
-            f"金额“{value}”精确到分以下，请核对 / amount {value!r} has fractions of a fen",
-            {"value": str(value)},
-        )
-    return int(fen)
+    try:
+        return parse_money_fen(value, header_unit)
+    except MoneyError as e:
+        raise _FieldError("import.capital", e.message, {"value": str(e.value)}) from e
 
 
 def _parse_kind(value: Any) -> OrgKind | None:
@@ -633,63 +534,14 @@ def _build(
     return result
 
 
-def _non_blank(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[int, Sequence[Any]]]:
-    """Number rows from 1 as the file does, dropping those with no content."""
-    for number, cells in enumerate(rows, start=1):
-        if any(_text(c) is not None for c in cells):
-            yield number, cells
-
-
 # --------------------------------------------------------------------------------------------------
 # File formats
-
-_ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc) files
-_DELIMITERS = (",", "\t", ";")
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    """Text and the encoding it was in: BOM first, then strict UTF-8, then GB18030."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        candidates: tuple[str, ...] = ("utf-8-sig",)
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        candidates = ("utf-16",)
-    else:
-        # GB18030 is a superset of GBK and GB2312. Strict UTF-8 goes first because Chinese GBK text
-        # is almost never valid UTF-8, while UTF-8 text often decodes (wrongly) as GB18030.
-        candidates = ("utf-8", "gb18030")
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        # NUL never occurs in a text export; it means UTF-16 without a BOM or a binary file.
-        if "\x00" not in text:
-            return text, encoding
-    raise ImportEncoding()
-
-
-def _sniff_delimiter(text: str) -> str:
-    """The delimiter of the header: the candidate that finds a known column in the first lines."""
-    lines = [line for line in text.splitlines()[:20] if line.strip()][:10]
-    for line in lines:
-        best, best_hits = None, 0
-        for delimiter in _DELIMITERS:
-            cells = next(csv.reader([line], delimiter=delimiter), [])
-            hits = sum(1 for c in cells if _match_header(c)[0] is not None)
-            if hits > best_hits:
-                best, best_hits = delimiter, hits
-        if best is not None:
-            return best
-    # No known header anywhere: take the most frequent candidate; the missing-columns error follows.
-    first = lines[0] if lines else ""
-    return max(_DELIMITERS, key=first.count)
 
 
 def _parse_text(data: bytes, allow_bad_check_digit: bool, limits: ImportLimits) -> ParsedImport:
     """A delimited text file."""
     text, encoding = _decode(data)
-    delimiter = _sniff_delimiter(text)
+    delimiter = sniff_delimiter(text, lambda cell: _match_header(cell)[0] is not None)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         return _build(
@@ -703,52 +555,17 @@ def _parse_text(data: bytes, allow_bad_check_digit: bool, limits: ImportLimits) 
         raise ImportFormat(f"CSV 文件格式错误：{e} / malformed CSV: {e}", details={"reason": str(e)}) from e
 
 
-def _require_small_enough(data: bytes, limit: int | None) -> None:
-    """Refuse a workbook whose parts declare more than ``limit`` bytes, before inflating any."""
-    if limit is None:
-        return
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            declared = sum(member.file_size for member in archive.infolist())
-    except zipfile.BadZipFile as e:
-        raise ImportFormat(details={"reason": f"BadZipFile: {e}"}) from e
-    if declared > limit:
-        raise ImportTooLarge(details={"max_uncompressed_bytes": limit})
-
-
 def _parse_xlsx(data: bytes, allow_bad_check_digit: bool, limits: ImportLimits) -> ParsedImport:
     """The first sheet of an XLSX workbook."""
-    # Imported here so that CSV-only callers do not pay for openpyxl's import.
-    from openpyxl import load_workbook
-
-    _require_small_enough(data, limits.max_xlsx_uncompressed_bytes)
-
-    try:
-        # data_only: the value Excel last computed for a formula, not the formula text.
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as e:
-        # Whatever openpyxl trips over in an upload (bad zip, missing part, bad XML) is the file's
-        # fault, so a 422 the officer can act on rather than a 500.
-        raise ImportFormat(details={"reason": f"{type(e).__name__}: {e}"}) from e
-    try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None or not hasattr(sheet, "reset_dimensions"):
-            raise ImportFormat(details={"reason": "the first sheet is not a worksheet"})
-        # Some generators write a wrong <dimension> (often "A1"); read what is actually there.
-        sheet.reset_dimensions()
+    require_xlsx_within(data, limits.max_xlsx_uncompressed_bytes)
+    with xlsx_rows(data) as rows:
         return _build(
-            _non_blank(sheet.iter_rows(min_row=1, values_only=True)),
+            _non_blank(rows),
             encoding="xlsx",
             delimiter=None,
             allow_bad_check_digit=allow_bad_check_digit,
             max_rows=limits.max_rows,
         )
-    except (zipfile.BadZipFile, KeyError, SyntaxError) as e:
-        # Sheet XML is read lazily, so a damaged sheet shows up only while iterating (XML parse
-        # errors are SyntaxError subclasses in both ElementTree and lxml).
-        raise ImportFormat(details={"reason": f"{type(e).__name__}: {e}"}) from e
-    finally:
-        workbook.close()
 
 
 def parse_bytes(
@@ -763,11 +580,7 @@ def parse_bytes(
     if data.startswith(_ZIP_MAGIC) or lower.endswith(".xlsx"):
         return _parse_xlsx(data, allow_bad_check_digit, limits)
     if data.startswith(_OLE_MAGIC) or lower.endswith(".xls"):
-        raise ImportFormat(
-            "不支持旧版 Excel（.xls）文件，请另存为 .xlsx 或 CSV 后上传 / legacy .xls is not supported; "
-            "save as .xlsx or CSV",
-            details={"filename": filename},
-        )
+        raise legacy_xls_error(filename)
     return _parse_text(data, allow_bad_check_digit, limits)
 
 

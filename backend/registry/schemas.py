@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from ..charity.schemas import ProjectSummary
 from .models import (
     AnnualResult,
     CreditList,
@@ -186,6 +187,9 @@ class Profile(BaseModel):
     public_fundraising: dict[str, Any]
     licences: list[dict[str, Any]]
     penalties: list[dict[str, Any]]
+    projects: list[ProjectSummary] = Field(
+        default_factory=list, description="Its public fundraising projects with their totals"
+    )
 
 
 class VerifyReason(BaseModel):

@@ -318,8 +318,20 @@ def _organization(org: dict[str, Any], today: date | None) -> dict[str, Any]:
     }
 
 
-def render_verification_page(view: dict[str, Any]) -> str:
-    """The verification page for the verify API's JSON body."""
+def _projects(projects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": _text(p.get("title")),
+            "url": _text(p.get("page_url")),
+            "raised": _yuan(a) if (a := _amount(p.get("raised_fen"))) is not None else "—",
+            "spent": _yuan(a) if (a := _amount(p.get("spent_fen"))) is not None else "—",
+        }
+        for p in projects
+    ]
+
+
+def render_verification_page(view: dict[str, Any], *, projects: list[dict[str, Any]] | None = None) -> str:
+    """The verification page for the verify API's JSON body (and the organization's projects)."""
     key = view.get("verdict")
     if not isinstance(key, str) or key not in VERDICTS:
         key = FALLBACK_VERDICT
@@ -338,6 +350,7 @@ def render_verification_page(view: dict[str, Any]) -> str:
         verdict=verdict,
         reasons=reasons,
         organization=organization,
+        projects=_projects(projects or []) if organization else [],
         checked_at=_beijing_time(view.get("checked_at")),
     )
 

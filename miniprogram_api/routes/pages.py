@@ -9,6 +9,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, json
 from sanic_ext import openapi
 
+from backend.charity import views as charity_views
 from backend.registry import qr, qrtoken
 
 from ..h5.render import CSP, render_verification_page
@@ -37,7 +38,9 @@ async def verification_page(request: Request, token: str) -> HTTPResponse:
         keyring=container.keyring,
         now=datetime.now(UTC),
     )
-    return html(render_verification_page(orjson.loads(body)), headers=PAGE_HEADERS)
+    view = orjson.loads(body)
+    projects = await charity_views.projects_for_verification(cache=container.cache, view=view)
+    return html(render_verification_page(view, projects=projects), headers=PAGE_HEADERS)
 
 
 @bp.get("/.well-known/gongxin-keys.json")

@@ -9,8 +9,9 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, raw
 from sanic_ext import openapi
 
+from backend.charity import views as charity_views
 from backend.errors import Unprocessable
-from backend.registry import profiles, qr, qrimage, qrtoken
+from backend.registry import qr, qrimage, qrtoken
 from backend.registry import service as registry_service
 from backend.registry.models import Organization, QrCodeVersion
 from backend.registry.schemas import OrgPage, OrgSearch, Profile, QrCodeRead, VerifyResult
@@ -61,8 +62,8 @@ async def search_orgs(request: Request) -> HTTPResponse:
 @openapi.tag("registry")
 @responds(200, Profile, "The public profile with every public record", 404)
 async def get_profile(request: Request, code: str) -> HTTPResponse:
-    """The public profile of an organization."""
-    body = await profiles.get_profile_bytes(
+    """The public profile of an organization, with its fundraising projects and their totals."""
+    body = await charity_views.get_profile_bytes(
         cache=request.app.ctx.container.cache,
         credit_code=code.strip().upper(),
         today=registry_service.today(),
