@@ -13,6 +13,7 @@ from backend.config import Settings, load_settings
 
 from . import errors, headers, observability
 from .routes import accounts, admin, health, officer, pages, partybuilding, registry
+from .transport import BodyLimits, GongxinRequest
 
 API_PREFIX = "/api/v1"
 
@@ -42,10 +43,17 @@ def create_app(
         name,
         log_config=observability.logging_config(fmt=settings.log_format, level=settings.log_level),
         env_prefix="GONGXIN_SANIC_",
+        request_class=GongxinRequest,
     )
+    # Each route's body limit, checked before its body is read (miniprogram_api/transport.py).
+    app.ctx.body_limits = BodyLimits(json=settings.max_json_body_bytes, upload=settings.max_upload_bytes)
     app.config.update(
-        # The largest body any route accepts (imports); every other route is held to the JSON limit below.
+        # The largest body any route accepts (imports): the server's own ceiling, for every route.
         REQUEST_MAX_SIZE=max(settings.max_json_body_bytes, settings.max_upload_bytes),
+        # A request's head and body must arrive within this (DeadlineHttpProtocol); Sanic's own
+        # timer (no byte for this long) is set alike, and checks both every half of it.
+        REQUEST_READ_TIMEOUT=settings.request_read_timeout_seconds,
+        REQUEST_TIMEOUT=settings.request_read_timeout_seconds,
         FALLBACK_ERROR_FORMAT="json",
         PROXIES_COUNT=settings.proxies_count,
         OAS_URL_PREFIX="/docs",

@@ -15,7 +15,7 @@ from sanic import Request
 from sanic_ext import openapi
 from sanic_ext.extensions.openapi.builders import OperationStore, SpecificationBuilder
 
-from backend.errors import BadRequest, PayloadTooLarge, Unprocessable
+from backend.errors import BadRequest, Unprocessable
 
 from .schemas import ErrorBody
 
@@ -62,27 +62,12 @@ def responds(status: int, model: type[BaseModel] | None, description: str = "OK"
     return decorate
 
 
-def require_body_within_limit(request: Request) -> None:
-    """413 when the body is over its route's limit (``ctx_body_limit``), by default the JSON one.
-
-    Sanic's own server stops a body over REQUEST_MAX_SIZE (the largest any route accepts) while
-    reading it; the route's own limit is checked where the body is read (``parse_body``, the
-    import), also under ASGI, where the body arrives whole. Not in a middleware: every request,
-    bodiless ones included, would pay for it.
-    """
-    limit = getattr(request.route.ctx, "body_limit", None) if request.route else None
-    limit = limit or request.app.ctx.container.settings.max_json_body_bytes
-    if len(request.body) > limit:
-        raise PayloadTooLarge(details={"limit_bytes": limit})
-
-
 def parse_body(request: Request, model: type[M]) -> M:
     """Parse the request's JSON body into ``model``: 400 if it is not JSON, 422 if it breaks the schema.
 
     Pydantic reads the bytes itself (one pass in Rust, instead of ``json.loads`` and then a walk over
     the Python objects): every JSON route pays for this.
     """
-    require_body_within_limit(request)
     raw = request.body
     if not raw or raw.strip() in (b"", b"null"):
         raise BadRequest("缺少 JSON 请求体 / A JSON body is required", code="request.body_missing")

@@ -32,10 +32,9 @@ from backend.registry.schemas import (
 )
 
 from ..auth import login_required
-from ..openapi import json_body, require_body_within_limit, responds
+from ..openapi import json_body, responds
 
 bp = Blueprint("officer", url_prefix="/")
-IMPORT_MAX_BYTES = 20 * 1024 * 1024
 WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
 
 
@@ -252,7 +251,7 @@ async def decide_proposal(request: Request, proposal_id: int, body: ProposalDeci
     return json(_proposal(decided), ensure_ascii=False)
 
 
-@bp.post("/orgs/import", ctx_body_limit=IMPORT_MAX_BYTES)
+@bp.post("/orgs/import", ctx_upload=True)
 @openapi.tag("officer")
 @openapi.parameter("apply", bool, description="false (default): a dry run with the row-by-row report")
 @openapi.body({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, required=True)
@@ -262,7 +261,6 @@ async def decide_proposal(request: Request, proposal_id: int, body: ProposalDeci
 )
 async def import_orgs(request: Request) -> HTTPResponse:
     """Import organizations from a CSV or XLSX export (the raw file as the body, or multipart 'file')."""
-    require_body_within_limit(request)
     await imports.require_importer(request.ctx.user)
     upload = request.files.get("file") if request.files else None
     data, filename = (
