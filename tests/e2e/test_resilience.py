@@ -6,7 +6,6 @@ import os
 import select
 import signal
 import socket
-import time
 from collections.abc import Iterator
 
 import httpx
