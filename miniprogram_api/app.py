@@ -11,7 +11,7 @@ from backend import bootstrap
 from backend.cache import Cache
 from backend.config import Settings, load_settings
 
-from . import errors, headers, observability
+from . import errors, headers, observability, openapi
 from .routes import accounts, admin, health, officer, pages, partybuilding, registry
 from .transport import BodyLimits, GongxinRequest
 
@@ -57,8 +57,12 @@ def create_app(
         FALLBACK_ERROR_FORMAT="json",
         PROXIES_COUNT=settings.proxies_count,
         OAS_URL_PREFIX="/docs",
-        OAS_UI_DEFAULT="swagger",
+        # sanic-ext's UIs load Swagger UI and ReDoc from a third-party CDN (and its OAuth2 redirect
+        # page fetches one at request time), which mainland users may not reach: /docs serves its
+        # own copy instead (routes/pages.py). sanic-ext still builds /docs/openapi.json.
+        OAS_UI_SWAGGER=False,
         OAS_UI_REDOC=False,
+        OAS_UI_DEFAULT=None,
         OAS_AUTODOC=False,
         CORS=False,
         ACCESS_LOG=settings.access_log if settings.access_log is not None else not settings.is_production,
@@ -71,6 +75,7 @@ def create_app(
     app.ext.openapi.add_security_scheme("bearer", "http", bearer_format="JWT")
 
     errors.register(app)
+    openapi.register(app)
 
     observability.register(app)
 
@@ -81,6 +86,9 @@ def create_app(
 
     app.blueprint(health.bp)
     app.blueprint(pages.bp)
+    # The docs page is this app's own (routes/pages.py), named as sanic-ext names the index of the UI
+    # it would otherwise serve from a CDN: its start-up banner links to that name.
+    app.add_route(pages.docs, "/docs", name="openapi.index", methods=["GET"])
     app.blueprint(
         Blueprint.group(
             accounts.bp, admin.bp, registry.bp, officer.bp, partybuilding.bp, url_prefix=API_PREFIX

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .models import StaffRoleKind, User
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 
 class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(min_length=1, max_length=128, description="The code from wx.login()")
 
 
@@ -24,6 +26,8 @@ class TokenRead(BaseModel):
 
 
 class PhoneBindRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(min_length=1, max_length=128, description="The code from getPhoneNumber")
 
 
@@ -69,6 +73,8 @@ class MeRead(BaseModel):
 
 
 class RoleGrantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["admin", "officer", "staff"]
     user_id: int
     authority_region_code: str | None = Field(default=None, pattern=r"^\d{6}$")
