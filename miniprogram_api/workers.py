@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from sanic.worker.constants import ProcessState
@@ -49,8 +49,16 @@ class Manager(Protocol):
 class WorkerWatchdog:
     """Restarts dead server workers of a Sanic worker manager; stops the server on a crash loop."""
 
-    def __init__(self, *, max_restarts: int = MAX_RESTARTS, window: float = WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        max_restarts: int = MAX_RESTARTS,
+        window: float = WINDOW_SECONDS,
+        stop_server: Callable[[], None] | None = None,
+    ) -> None:
         self.max_restarts, self.window = max_restarts, window
+        # What stops the whole server: SIGTERM to this (the main) process, as a supervisor would.
+        self._stop_server = stop_server or (lambda: os.kill(os.getpid(), signal.SIGTERM))
         self.gave_up = False
         self._restarts: dict[str, deque[float]] = {}
         self._replaced: set[int | None] = set()  # pids of dead workers already asked to be replaced
@@ -102,4 +110,4 @@ class WorkerWatchdog:
         )
         self.gave_up = True
         self._stopped.set()
-        os.kill(os.getpid(), signal.SIGTERM)
+        self._stop_server()
