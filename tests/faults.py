@@ -20,8 +20,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 PG_BIN = Path(os.environ.get("GONGXIN_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+# Fault tests bring their own PostgreSQL, Redis or server: nothing in them depends on the leg, so
+# they run once, in the embedded leg (`make test` runs both legs in CI).
+ONE_LEG = pytest.mark.skipif(
+    bool(os.environ.get("TEST_DATABASE_URL")), reason="leg-independent: runs in the embedded leg"
+)
 
 
 def free_port() -> int:

@@ -226,3 +226,29 @@ async def test_the_docs_page_loads_only_its_own_files(client):
     initializer = (await client.get("/docs/swagger-initializer.js")).text
     assert '"/docs/openapi.json"' in initializer and "http" not in initializer
     assert (await client.get("/docs/swagger-ui/index.html")).status_code == 404
+
+
+async def test_an_officer_outside_the_jurisdiction_hears_403_before_the_business_rules(client):
+    from tests.registry.test_registry_api import code_for, officer, register
+
+    await make_authority("440305", name="深圳市南山区民政局", level="county")
+    await make_authority("440106", name="广州市天河区民政局", level="county")
+    nanshan = await officer(client, "rules-nanshan", "440305")
+    tianhe = await officer(client, "rules-tianhe", "440106")
+    code = (await register(client, nanshan)).json()["credit_code"]
+    backwards = {
+        "grade": 4,
+        "valid_from": "2028-01-01",
+        "valid_until": "2024-12-31",
+        "reason": "依据评估结果",
+    }
+    grade = await client.post(f"/api/v1/orgs/{code}/grades", json=backwards, headers=tianhe)
+    assert (grade.status_code, error_code(grade)) == (403, "auth.outside_jurisdiction")
+    # A credit code with a wrong check character, in a region the officer does not cover.
+    good = code_for("440305", "1", "MA0000002")
+    bad_code = good[:-1] + ("1" if good.endswith("0") else "0")
+    created = await register(client, tianhe, region="440305", code=bad_code)
+    assert (created.status_code, error_code(created)) == (403, "auth.outside_jurisdiction")
+    # The officer of the jurisdiction hears about the rule itself.
+    own = await client.post(f"/api/v1/orgs/{code}/grades", json=backwards, headers=nanshan)
+    assert (own.status_code, error_code(own)) == (422, "validation.date_range")

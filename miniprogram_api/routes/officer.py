@@ -42,7 +42,7 @@ from backend.registry.schemas import (
 
 from ..auth import login_required, requires
 from ..headers import no_store
-from ..openapi import json_body, parse_query, query_params, responds
+from ..openapi import REGION_CODE, json_body, parse_query, query_params, responds
 
 bp = Blueprint("officer", url_prefix="/")
 # What an officer's write may be refused with, beyond what every route with a body may answer.
@@ -76,7 +76,7 @@ def _ctx(request: Request) -> tuple[Any, Any]:
 @login_required
 @requires(require_any_officer)
 @json_body(OrgCreate)
-@responds(201, OrgCreated, "Registered", *WRITE_ERRORS)
+@responds(201, OrgCreated, "Registered", 404, *WRITE_ERRORS)
 async def create_org(request: Request, body: OrgCreate) -> HTTPResponse:
     """Register an organization (officers, within their jurisdiction)."""
     user, cache = _ctx(request)
@@ -314,6 +314,7 @@ async def import_orgs(request: Request) -> HTTPResponse:
 
 @bp.get("/stats/regions/<region_code:str>")
 @openapi.tag("officer")
+@openapi.parameter("region_code", REGION_CODE, "path", required=True, description="Six digits")
 @login_required
 @responds(200, RegionStatistics, "Counts for the region and each child region", 403)
 async def get_region_stats(request: Request, region_code: str) -> HTTPResponse:

@@ -39,7 +39,7 @@ from backend.registry import qrimage
 
 from ..auth import login_required, requires
 from ..headers import no_store
-from ..openapi import json_body, parse_query, query_params, responds
+from ..openapi import REGION_CODE, json_body, parse_query, query_params, responds
 from ..responses import json_bytes
 
 bp = Blueprint("partybuilding", url_prefix="/")
@@ -315,6 +315,7 @@ async def get_branch_compliance(request: Request, branch_id: int) -> HTTPRespons
 
 @bp.get("/compliance/regions/<region_code:str>")
 @openapi.tag("party building")
+@openapi.parameter("region_code", REGION_CODE, "path", required=True, description="Six digits")
 @login_required
 @query_params(PeriodQuery)
 @responds(200, RegionComplianceReport, "Branches that fell short, organizations that need a branch", 403)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -15,10 +18,36 @@ from tests.faults import free_port, wait_until
 CLI = [sys.executable, "-m", "backend.cli"]
 
 
-class RunningServer:
-    """A migrated database with the demo data and `gongxin serve` on it, in its own process group."""
+def _admin_execute(base_url: str, statement: str) -> None:
+    import asyncpg
 
-    def __init__(self, tmp: Path, **settings: str) -> None:
+    async def run() -> None:
+        parts = urlsplit(base_url.replace("postgres://", "postgresql://", 1))
+        conn = await asyncpg.connect(urlunsplit(parts._replace(query="")))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+class RunningServer:
+    """A migrated database with the demo data and `gongxin serve` on it, in its own process group.
+
+    ``leg_database=True``: on the PostgreSQL leg (TEST_DATABASE_URL set) a database of its own on
+    that server, dropped by ``stop``; otherwise, and by default, a SQLite file. Redis is never the
+    shared one: the server's keys have no per-run prefix.
+    """
+
+    def __init__(self, tmp: Path, *, leg_database: bool = False, **settings: str) -> None:
+        self._dropped_by_stop: str | None = None
+        base = os.environ.get("TEST_DATABASE_URL")
+        if leg_database and base and "DATABASE_URL" not in settings:
+            name = f"gongxin_server_{secrets.token_hex(4)}"
+            _admin_execute(base, f'CREATE DATABASE "{name}"')
+            self._dropped_by_stop = name
+            settings["DATABASE_URL"] = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
         self.port, self.emulator_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"server-{self.port}.log"
@@ -91,3 +120,7 @@ class RunningServer:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
+        if self._dropped_by_stop is not None:
+            base = os.environ["TEST_DATABASE_URL"]
+            _admin_execute(base, f'DROP DATABASE IF EXISTS "{self._dropped_by_stop}" WITH (FORCE)')
+            self._dropped_by_stop = None

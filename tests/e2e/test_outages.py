@@ -14,11 +14,22 @@ import httpx
 import pytest
 
 from tests.e2e.servers import RunningServer
-from tests.faults import PrivatePostgres, PrivateRedis, postgres_available, redis_available, wait_until
-
-pytestmark = pytest.mark.skipif(
-    not (postgres_available() and redis_available()), reason="needs PostgreSQL 15 binaries and redis-server"
+from tests.faults import (
+    ONE_LEG,
+    PrivatePostgres,
+    PrivateRedis,
+    postgres_available,
+    redis_available,
+    wait_until,
 )
+
+pytestmark = [
+    ONE_LEG,
+    pytest.mark.skipif(
+        not (postgres_available() and redis_available()),
+        reason="needs PostgreSQL 15 and redis-server",
+    ),
+]
 
 # Short bounds, so that a hung database costs each request about a second.
 BOUNDS = {"DB_CONNECT_TIMEOUT_SECONDS": "1", "DB_STATEMENT_TIMEOUT_SECONDS": "1"}

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from tests.e2e.servers import RunningServer
-from tests.faults import wait_until
+from tests.faults import ONE_LEG, wait_until
 
 READ_TIMEOUT_S = 2
+pytestmark = ONE_LEG
 
 
 @pytest.fixture(scope="module")
