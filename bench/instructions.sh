@@ -18,15 +18,18 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-$ROOT/.venv/bin/python}  # PYTHON=...: another checkout's code with this venv
 export PYTHONPATH="$ROOT"
 PORT=${INSTRUCTIONS_PORT:-8471}
-DB=gongxin_instructions
+# Several people may count at once on one machine: each with a database and a Redis db of their own.
+DB=${BENCH_PG_DATABASE:-gongxin_instructions}
+REDIS_DB=${BENCH_REDIS_DB:-7}
 WORK=$(mktemp -d /tmp/gongxin-instructions.XXXXXX)
 # Only the server this script started: `kill 0` (SERVER unset, a failure before it started) would
-# signal the caller's whole process group.
+# signal the caller's whole process group, and a pattern naming only the tool would match another
+# person's run; this run's callgrind processes are the ones writing into its own $WORK.
 trap 'if [ -n "${SERVER:-}" ]; then kill -INT "$SERVER" 2>/dev/null || true; sleep 2; fi
-  pkill -9 -f "callgrind.*gongxin-instructions" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+  pkill -9 -f "callgrind-out-file=$WORK/" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 export APP_ENV=development WORKERS=1 HOST=127.0.0.1 PORT="$PORT" PUBLIC_BASE_URL="http://127.0.0.1:$PORT" \
-  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" REDIS_URL=redis://127.0.0.1:6379/7 \
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB" \
   WECHAT_EMULATOR=true WECHAT_API_BASE="http://127.0.0.1:$((PORT + 1))" LOG_LEVEL=WARNING ACCESS_LOG=false \
   SECRET_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   DATA_ENCRYPTION_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')"
