@@ -108,7 +108,10 @@ class OutageLog:
 
     def note(self, dependency: str, exc: BaseException, *, context: str = "") -> None:
         """Record one failure; write it if this cause has not been written within the interval."""
-        cause = f"{dependency} unavailable: {describe(exc)}"
+        self.note_cause(f"{dependency} unavailable: {describe(exc)}", context=context)
+
+    def note_cause(self, cause: str, *, context: str = "") -> None:
+        """Record one failure of a cause already put in words (a 503 the code raised itself)."""
         now = time.monotonic()
         last, repeats = self._causes.get(cause, (float("-inf"), 0))
         if now - last < self._interval:

@@ -92,7 +92,8 @@ def allowed_methods(request: Request, exc: Exception) -> list[str]:
 def _log(request: Request, exc: Exception, err: errors.DomainError) -> None:
     where = f"{request.method} {request.path}"
     if isinstance(exc, errors.DomainError):
-        log.warning("%s on %s: %s", err.code, where, err.message)
+        # A 503 the code raised itself (WeChat away, not ready): also one line per cause, not per request.
+        outage_log.note_cause(f"{err.code}: {err.message}", context=where)
         return
     dependency = outages.dependency_down(exc)
     if dependency is not None:

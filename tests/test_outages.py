@@ -162,3 +162,25 @@ def test_library_tracebacks_of_an_outage_become_one_line(monkeypatch):
     assert keep.filter(bug) and bug.exc_info is not None  # a bug keeps its traceback
     clock.now += 31
     assert keep.filter(record(failure))
+
+
+async def test_a_503_the_code_raises_is_logged_once_per_cause_not_per_request(
+    client, app, monkeypatch, caplog
+):
+    import redis.asyncio as aioredis
+
+    from backend.cache import Cache
+    from miniprogram_api import errors as http_errors
+
+    monkeypatch.setattr(http_errors, "outage_log", outages.OutageLog(logging.getLogger("gongxin.outages")))
+    dead = Cache(aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), prefix="dead:")
+    container = app.ctx.container
+    healthy, container.cache = container.cache, dead
+    try:
+        with caplog.at_level(logging.WARNING, logger="gongxin"):
+            answers = [(await client.get("/readyz")).status_code for _ in range(4)]
+    finally:
+        container.cache = healthy
+    assert answers == [503] * 4
+    lines = [r.getMessage() for r in caplog.records if "service.not_ready" in r.getMessage()]
+    assert len(lines) == 1, lines
