@@ -246,7 +246,9 @@ def document_routes(app: Sanic) -> None:
     """Complete every route's operation from the router (a before_server_start listener, see above)."""
     taken: dict[str, str] = {}
     for route in app.router.routes:
-        if getattr(route.extra, "static", False) or route.path.startswith("docs"):
+        # Static files, the docs pages, and the HEAD and OPTIONS routes sanic-ext adds: not in the document.
+        undocumented = route.methods <= {"HEAD", "OPTIONS"} or route.path.startswith("docs")
+        if undocumented or getattr(route.extra, "static", False):
             continue
         operation = OperationStore()[route.handler]
         name = route.name.rsplit(".", 1)[-1]
