@@ -103,12 +103,19 @@ def _command(server: RunningServer, spec: dict[str, Any], role: str) -> list[str
 
 
 @pytest.fixture(scope="module")
-def runs(server: RunningServer) -> dict[str, subprocess.CompletedProcess[str]]:
+def runs(
+    server: RunningServer, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, subprocess.CompletedProcess[str]]:
     """The four runs, side by side: role -> schemathesis's exit status and report."""
     spec = httpx.get(f"{server.url}/docs/openapi.json", timeout=30).json()
+    workdir = tmp_path_factory.mktemp("schemathesis")  # where it keeps its cache, not the work tree
     started = {
         role: subprocess.Popen(
-            _command(server, spec, role), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            _command(server, spec, role),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=workdir,
         )
         for role in ROLES
     }

@@ -69,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(process, port, emulator_port, log)
     srv.demo_output = demo.stdout
     try:
-        ready = wait_until(lambda: _ready(srv))
+        ready = wait_until(lambda: _ready(srv), timeout=90)  # a worker starts slowly on a busy machine
         assert ready, log.read_text()
         yield srv
     finally:
