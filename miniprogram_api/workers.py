@@ -8,10 +8,10 @@ workers twice a second, and asks Sanic's own worker manager to restart a dead on
 manager's monitor pipe, as Sanic's auto-reload does: the restart runs in the manager's loop, never
 beside it (sanic-org/sanic#3055). The new worker picks up the connections waiting on the socket.
 
-If a worker dies ``MAX_RESTARTS`` times within ``WINDOW_SECONDS`` (it crashes at start, or on every
-request), replacing it again is no use: the watchdog stops the server (SIGTERM to the main process),
-``gongxin serve`` exits with status 1, and the supervisor (systemd, Kubernetes) restarts it or
-reports it.
+If a worker that was replaced ``MAX_RESTARTS`` times within ``WINDOW_SECONDS`` dies again (it
+crashes at start, or on every request), replacing it again is no use: the watchdog stops the
+server (SIGTERM to the main process), ``gongxin serve`` exits with status 1, and the supervisor
+(systemd, Kubernetes) restarts it or reports it.
 """
 
 from __future__ import annotations
