@@ -45,7 +45,13 @@ async def start(settings: Settings, *, cache: Cache | None = None) -> Container:
     """Open this process's resources. Tests may pass a cache and initialise the ORM themselves."""
     owns_db = not Tortoise._inited
     if owns_db:
-        await init_db(settings.database_url, pool_max=settings.db_pool_max, pool_min=settings.db_pool_min)
+        await init_db(
+            settings.database_url,
+            pool_max=settings.db_pool_max,
+            pool_min=settings.db_pool_min,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            statement_timeout=settings.db_statement_timeout_seconds,
+        )
         # Connect now rather than inside the first request: a request cancelled by its client
         # while Tortoise is still opening the connection would leave that connection unusable.
         await ping_db()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
+from collections import Counter
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +23,31 @@ DEV_DATA_KEY = "dev-insecure-data-key-change-me"
 DEV_WECHAT_APPID = "wx-dev-appid"
 DEV_WECHAT_SECRET = "dev-secret"  # noqa: S105
 REAL_WECHAT_API = "https://api.weixin.qq.com"
+# A production secret must carry at least this many bits by the estimate below: 43 random base64
+# characters carry about 220 (`python -c "import secrets; print(secrets.token_urlsafe(32))"`).
+MIN_SECRET_BITS = 128
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - names, not a bind
+
+
+def estimated_entropy_bits(secret: str) -> float:
+    """An upper estimate of a secret's entropy: its length times the Shannon entropy of its characters.
+
+    Generous to a random string and harsh to a repetitive one ("x" * 40 scores 0, "abab..." 1 bit
+    a character); it cannot see that a long English phrase is guessable, so it only refuses the worst.
+    """
+    if not secret:
+        return 0.0
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return per_char * len(secret)
+
+
+def listening_origin(host: str, port: int | str) -> str:
+    """The http origin of a server listening on ``host:port`` (a wildcard address as 127.0.0.1)."""
+    host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    return f"http://{host}:{port}"
 
 
 class AppEnv(StrEnum):
@@ -36,7 +65,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1)
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The public origin of QR codes and links; unset: the address this server listens on (HOST, PORT).
+    public_base_url: str = ""
     # How many proxies (load balancers) stand in front; their X-Forwarded-For gives the client's IP.
     proxies_count: int = Field(default=0, ge=0)
 
@@ -46,6 +76,11 @@ class Settings(BaseSettings):
     # Connections a server process opens at start (PostgreSQL), so that the first burst after a
     # deploy or a quiet night does not also pay for connecting: asyncpg's own default is min = max.
     db_pool_min: int = Field(default=10, ge=0)
+    # How long a request waits to open a database connection or to get one from the pool, and how
+    # long one statement may run (the server cancels it; the client gives up half a second later if
+    # the server itself hangs). Past either the request answers 503 service.unavailable.
+    db_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     data_encryption_key: SecretStr = SecretStr(DEV_DATA_KEY)
@@ -93,6 +128,9 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Routes that take files (organization imports) accept up to this much.
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # The whole of a request's head and body must arrive within this; a client that sends a byte now
+    # and then is cut off (408) instead of holding its connection for ever.
+    request_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # One line per request; unset means on in development and off in production.
     access_log: bool | None = None
@@ -118,15 +156,33 @@ class Settings(BaseSettings):
         digest = hashlib.sha256(self.data_encryption_key.get_secret_value().encode()).digest()
         return base64.urlsafe_b64encode(digest)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _public_base_url_defaults_to_the_listening_address(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("public_base_url"):
+            origin = listening_origin(str(data.get("host") or "127.0.0.1"), data.get("port") or 8000)
+            data = {**data, "public_base_url": origin}
+        return data
+
     @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> Settings:
         if not self.is_production:
             return self
         problems = []
-        if self.secret_key.get_secret_value() == DEV_SECRET_KEY or len(self.secret_key) < 32:
-            problems.append("SECRET_KEY is the development default or shorter than 32 characters")
-        if self.data_encryption_key.get_secret_value() == DEV_DATA_KEY or len(self.data_encryption_key) < 32:
-            problems.append("DATA_ENCRYPTION_KEY is the development default or shorter than 32 characters")
+        secret, data_key = self.secret_key.get_secret_value(), self.data_encryption_key.get_secret_value()
+        for name, value, default in (
+            ("SECRET_KEY", secret, DEV_SECRET_KEY),
+            ("DATA_ENCRYPTION_KEY", data_key, DEV_DATA_KEY),
+        ):
+            if value == default or len(value) < 32 or estimated_entropy_bits(value) < MIN_SECRET_BITS:
+                problems.append(
+                    f"{name} is the development default, under 32 characters or too regular to be random"
+                )
+        if secret == data_key:
+            problems.append("SECRET_KEY and DATA_ENCRYPTION_KEY are the same; each needs its own")
+        base = urlsplit(self.public_base_url)
+        if base.scheme != "https" or not base.hostname or base.query or base.fragment:
+            problems.append(f"PUBLIC_BASE_URL must be the public https origin, not {self.public_base_url!r}")
         if self.uses_sqlite:
             problems.append("DATABASE_URL points to SQLite; production needs PostgreSQL")
         if not self.redis_url:

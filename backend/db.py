@@ -57,12 +57,26 @@ async def _release_without_reset_query(connection: Any) -> None:
     """
 
 
-def tortoise_config(database_url: str, *, pool_max: int = 10, pool_min: int = 1) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str,
+    *,
+    pool_max: int = 10,
+    pool_min: int = 1,
+    connect_timeout: float | None = None,
+    statement_timeout: float | None = None,
+) -> dict[str, Any]:
     """The Tortoise config dict for one database.
 
     ``pool_min`` PostgreSQL connections are opened when the ORM starts, the rest on demand up to
     ``pool_max``. The check-in batch binds only built-in types (``jsonb``, ``text``), which asyncpg
     encodes without asking the server, so a new connection needs no warming up.
+
+    The server bounds every database call (the CLI and migrations, which may run long statements
+    on purpose, pass no timeouts): ``connect_timeout`` for opening a connection and for waiting for a
+    free one in the pool (``backend/pgpool.py``), ``statement_timeout`` for one statement, enforced by
+    PostgreSQL itself (``statement_timeout``: the statement is cancelled, the connection stays
+    usable) and, half a second later, by asyncpg (``command_timeout``: for a server that hangs and
+    cannot cancel anything). A request past either answers 503 (``backend/outages.py``).
     """
     url = normalize_db_url(database_url)
     connection: str | dict[str, Any] = url
@@ -70,7 +84,16 @@ def tortoise_config(database_url: str, *, pool_max: int = 10, pool_min: int = 1)
         sep = "&" if "?" in url else "?"
         pool_min = max(0, min(pool_min, pool_max))
         connection = expand_db_url(f"{url}{sep}maxsize={pool_max}&minsize={pool_min}")
-        connection["credentials"]["reset"] = _release_without_reset_query
+        credentials = connection["credentials"]
+        credentials["reset"] = _release_without_reset_query
+        if connect_timeout is not None:
+            connection["engine"] = "backend.pgpool"
+            credentials["acquire_timeout"] = connect_timeout
+            credentials["timeout"] = connect_timeout
+        if statement_timeout is not None:
+            credentials["command_timeout"] = statement_timeout + 0.5
+            server_settings = credentials.setdefault("server_settings", {})
+            server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
     return {
         "connections": {"default": connection},
         "apps": {
@@ -85,12 +108,25 @@ def tortoise_config(database_url: str, *, pool_max: int = 10, pool_min: int = 1)
     }
 
 
-async def init_db(database_url: str, *, pool_max: int = 10, pool_min: int = 1) -> None:
-    """Open the ORM's connections for this process."""
+async def init_db(
+    database_url: str,
+    *,
+    pool_max: int = 10,
+    pool_min: int = 1,
+    connect_timeout: float | None = None,
+    statement_timeout: float | None = None,
+) -> None:
+    """Open the ORM's connections for this process (bounded as ``tortoise_config`` says)."""
     # Tortoise 1.x keeps its state in a ContextVar of the task that called init; the server's
     # request tasks run in other contexts, so the process-wide fallback must be on.
     global _dialect
-    config = tortoise_config(database_url, pool_max=pool_max, pool_min=pool_min)
+    config = tortoise_config(
+        database_url,
+        pool_max=pool_max,
+        pool_min=pool_min,
+        connect_timeout=connect_timeout,
+        statement_timeout=statement_timeout,
+    )
     await Tortoise.init(config=config, _enable_global_fallback=True)
     _dialect = get_connection("default").capabilities.dialect
 

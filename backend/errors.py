@@ -9,11 +9,14 @@ class attribute, so that one handler in the HTTP layer maps the whole tree::
     ├── Unauthorized (401)           no, expired, forged or revoked credentials
     ├── Forbidden (403)              authenticated, but the role or jurisdiction does not allow it
     ├── NotFound (404)
+    ├── MethodNotAllowed (405)       the path exists, the method does not (Allow says which do)
+    ├── RequestTimeout (408)         the request did not arrive within its deadline
     ├── Conflict (409)               the write clashes with the current state
     ├── PayloadTooLarge (413)
     ├── Unprocessable (422)          well-formed but breaks a rule
     ├── TooManyRequests (429)
-    └── ServiceUnavailable (503)     a dependency (WeChat, database) is failing; retry later
+    ├── HeaderTooLarge (431)
+    └── ServiceUnavailable (503)     a dependency (WeChat, database, Redis) is failing; retry later
 
 The domain never imports the web framework: these are plain exceptions.
 """
@@ -85,6 +88,12 @@ class MethodNotAllowed(DomainError):
     message = "不支持该请求方法 / Method not allowed"
 
 
+class RequestTimeout(DomainError):
+    status = 408
+    code = "request.timeout"
+    message = "请求未在规定时间内发送完毕 / The request did not arrive in time"
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"
@@ -109,7 +118,13 @@ class TooManyRequests(DomainError):
     message = "请求过于频繁，请稍后再试 / Too many requests, try again later"
 
 
+class HeaderTooLarge(DomainError):
+    status = 431
+    code = "request.header_too_large"
+    message = "请求头过大 / Request header fields too large"
+
+
 class ServiceUnavailable(DomainError):
     status = 503
-    code = "service_unavailable"
+    code = "service.unavailable"
     message = "服务暂时不可用，请稍后再试 / Service temporarily unavailable"

@@ -1,4 +1,9 @@
-"""Running the server: Sanic's worker manager, plus the WeChat emulator in development."""
+"""Running the server: Sanic's worker manager, plus the WeChat emulator in development.
+
+The main process holds the listening socket and runs the workers; a worker that dies is replaced
+(miniprogram_api/workers.py), and if workers keep dying the command exits with status 1 for its
+supervisor. Requests are read by ``DeadlineHttpProtocol`` (a deadline for a whole request).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from functools import partial
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
-from .config import Settings, load_settings
+from .config import Settings, listening_origin, load_settings
 
 log = logging.getLogger("gongxin.serve")
 
@@ -77,7 +82,10 @@ async def freeze_startup_objects(app: Sanic) -> None:
 
 
 def run(settings: Settings, *, workers: int | None = None) -> None:
-    """Serve until SIGINT/SIGTERM; stop the emulator with the server."""
+    """Serve until SIGINT/SIGTERM; stop the emulator with the server. Exit 1 if workers kept dying."""
+    from miniprogram_api.transport import DeadlineHttpProtocol
+    from miniprogram_api.workers import WorkerWatchdog
+
     emulator = None
     if settings.wechat_emulator:
         from .wechat.emulator import WeChatEmulator
@@ -93,24 +101,33 @@ def run(settings: Settings, *, workers: int | None = None) -> None:
         emulator.start()
         log.info("WeChat emulator on %s", emulator.url)
     print(banner(settings), flush=True)
+    watchdog = WorkerWatchdog()
     try:
         from miniprogram_api.metrics import shared_between_workers
 
         with shared_between_workers(workers or settings.workers):
             loader = AppLoader(factory=partial(_app_factory))
             app = loader.load()
+            app.main_process_ready(watchdog.start)
+            app.main_process_stop(watchdog.stop)
             app.prepare(
-                host=settings.host, port=settings.port, workers=workers or settings.workers, motd=False
+                host=settings.host,
+                port=settings.port,
+                workers=workers or settings.workers,
+                protocol=DeadlineHttpProtocol,
+                motd=False,
             )
             Sanic.serve(primary=app, app_loader=loader)
     finally:
         if emulator is not None:
             emulator.stop()
+    if watchdog.gave_up:
+        raise SystemExit(1)
 
 
 def banner(settings: Settings) -> str:
     """The links a newcomer needs, printed by `gongxin serve`."""
-    base = f"http://{settings.host}:{settings.port}"
+    base = listening_origin(settings.host, settings.port)
     lines = [
         f"Gongxin is starting on {base}  (APP_ENV={settings.app_env})",
         f"  API docs:         {base}/docs",

@@ -18,12 +18,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-$ROOT/.venv/bin/python}  # PYTHON=...: another checkout's code with this venv
 export PYTHONPATH="$ROOT"
 PORT=${INSTRUCTIONS_PORT:-8471}
-# Its own database and Redis db (INSTRUCTIONS_DB, BENCH_REDIS_DB) so that parallel checkouts do not collide.
-DB=${INSTRUCTIONS_DB:-gongxin_instructions}
+# Several people may count at once on one machine: each with a database and a Redis db of their own.
+DB=${BENCH_PG_DATABASE:-${INSTRUCTIONS_DB:-gongxin_instructions}}
 REDIS_DB=${BENCH_REDIS_DB:-7}
 WORK=$(mktemp -d /tmp/gongxin-instructions.XXXXXX)
 # Only the server this script started: `kill 0` (SERVER unset, a failure before it started) would
-# signal the caller's whole process group.
+# signal the caller's whole process group, and a pattern naming only the tool would match another
+# person's run; this run's callgrind processes are the ones writing into its own $WORK.
 trap 'if [ -n "${SERVER:-}" ]; then kill -INT "$SERVER" 2>/dev/null || true; sleep 2; fi
   for pid in $(pgrep -f "$WORK/gongxin-instructions" || true); do kill -9 "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"' EXIT

@@ -11,9 +11,10 @@ from backend import bootstrap
 from backend.cache import Cache
 from backend.config import Settings, load_settings
 
-from . import errors, headers, metrics, observability
+from . import errors, headers, metrics, observability, openapi
 from .routes import accounts, admin, charity, health, officer, pages, partybuilding, registry, subscriptions
 from .routes import metrics as metrics_routes
+from .transport import BodyLimits, GongxinRequest
 
 API_PREFIX = "/api/v1"
 
@@ -43,15 +44,26 @@ def create_app(
         name,
         log_config=observability.logging_config(fmt=settings.log_format, level=settings.log_level),
         env_prefix="GONGXIN_SANIC_",
+        request_class=GongxinRequest,
     )
+    # Each route's body limit, checked before its body is read (miniprogram_api/transport.py).
+    app.ctx.body_limits = BodyLimits(json=settings.max_json_body_bytes, upload=settings.max_upload_bytes)
     app.config.update(
-        # The largest body any route accepts (imports); every other route is held to the JSON limit below.
+        # The largest body any route accepts (imports): the server's own ceiling, for every route.
         REQUEST_MAX_SIZE=max(settings.max_json_body_bytes, settings.max_upload_bytes),
+        # A request's head and body must arrive within this (DeadlineHttpProtocol); Sanic's own
+        # timer (no byte for this long) is set alike, and checks both every half of it.
+        REQUEST_READ_TIMEOUT=settings.request_read_timeout_seconds,
+        REQUEST_TIMEOUT=settings.request_read_timeout_seconds,
         FALLBACK_ERROR_FORMAT="json",
         PROXIES_COUNT=settings.proxies_count,
         OAS_URL_PREFIX="/docs",
-        OAS_UI_DEFAULT="swagger",
+        # sanic-ext's UIs load Swagger UI and ReDoc from a third-party CDN (and its OAuth2 redirect
+        # page fetches one at request time), which mainland users may not reach: /docs serves its
+        # own copy instead (routes/pages.py). sanic-ext still builds /docs/openapi.json.
+        OAS_UI_SWAGGER=False,
         OAS_UI_REDOC=False,
+        OAS_UI_DEFAULT=None,
         OAS_AUTODOC=False,
         CORS=False,
         ACCESS_LOG=settings.access_log if settings.access_log is not None else not settings.is_production,
@@ -64,6 +76,7 @@ def create_app(
     app.ext.openapi.add_security_scheme("bearer", "http", bearer_format="JWT")
 
     errors.register(app)
+    openapi.register(app)
 
     observability.register(app)
     metrics.register(app)
@@ -77,6 +90,9 @@ def create_app(
     app.blueprint(pages.bp)
     app.blueprint(metrics_routes.bp)
     app.blueprint(charity.pages_bp)
+    # The docs page is this app's own (routes/pages.py), named as sanic-ext names the index of the UI
+    # it would otherwise serve from a CDN: its start-up banner links to that name.
+    app.add_route(pages.docs, "/docs", name="openapi.index", methods=["GET"])
     app.blueprint(
         Blueprint.group(
             accounts.bp,

@@ -1,4 +1,4 @@
-"""Request ids on every response and log line; JSON logs in production."""
+"""Request ids on every response and log line; JSON logs in production; one line per outage."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import logging
 import os
 import re
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from sanic import Request, Sanic
 from sanic.exceptions import ServerError
 from sanic.response import HTTPResponse
+
+from backend.outages import dependency_down, describe
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Accept a caller's (load balancer's) id only if it is short and plain, so logs stay clean.
@@ -45,6 +48,36 @@ _request_ids = _RequestIds()
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id()
+        return True
+
+
+class OutageLines(logging.Filter):
+    """A record whose exception says a dependency is away becomes one line; its repeats are dropped.
+
+    asyncpg's pool logs a traceback each time it fails to reconnect, and asyncio one for each task
+    that failed unobserved: during an outage that is pages of the same traceback. Kept: the first
+    record of each (logger, cause), then one per ``interval`` seconds, without the traceback.
+    """
+
+    def __init__(self, interval: float = 30.0) -> None:
+        super().__init__()
+        self._interval = interval
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        dependency = dependency_down(exc) if exc is not None else None
+        if exc is None or dependency is None:
+            return True
+        cause = f"{dependency} unavailable: {describe(exc)}"
+        key, now = (record.name, cause), time.monotonic()
+        if now - self._last.get(key, float("-inf")) < self._interval:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        record.msg, record.args = f"{record.getMessage()} ({cause})", None
+        record.exc_info, record.exc_text = None, None
         return True
 
 
@@ -93,17 +126,20 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
     handler = {
         "class": "logging.StreamHandler",
         "formatter": "default",
-        "filters": ["request_id"],
+        "filters": ["request_id", "outages"],
         "stream": "ext://sys.stderr",
     }
     loggers = {
         name: {"level": level, "handlers": ["default"], "propagate": False}
         for name in ("sanic.root", "sanic.error", "sanic.access", "sanic.server", "gongxin")
     }
+    # Libraries that log on their own during an outage: their warnings through the same handler.
+    for name in ("asyncpg", "asyncio", "tortoise"):
+        loggers[name] = {"level": "WARNING", "handlers": ["default"], "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {"request_id": {"()": RequestIdFilter}, "outages": {"()": OutageLines}},
         "formatters": {"default": formatter},
         "handlers": {"default": handler},
         "loggers": loggers,

@@ -1,21 +1,35 @@
-"""OpenAPI helpers: pydantic schemas as shared components, and a JSON-body decorator.
+"""The OpenAPI document: what each route declares, and what ``document_routes`` derives for all of them.
 
-sanic-ext documents pydantic models inline and leaves their ``$defs`` dangling; registering each
-model (and its nested models) as a component keeps the published spec valid and readable.
+The TypeScript SDK is generated from this document, so it has to say what the server does. A route
+declares what only it knows: its JSON body (``json_body``), its query (``query_params``), its success
+response and the refusals particular to it (``responds``: 403, 409, 429 ...). When the document is
+built (``document_routes``, before sanic-ext builds it), every operation gets, from the router and
+from what it declared:
+
+- its operation id: the handler's name in camelCase (``check_in`` -> ``checkIn``); two handlers of
+  one name fail the start, since a generated client could not tell them apart;
+- each path parameter with its real type, from the router's pattern (sanic-ext would document the
+  ``int`` pattern registered in app.py as an object);
+- the errors any such route can answer: 404 with a path parameter, 401 when it needs a token, 400,
+  413 and 422 with a body, 422 with a query, and 503 (a dependency away) on every route.
+
+Pydantic models become shared components: sanic-ext would inline them and leave their ``$defs``
+dangling.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
-from sanic import Request
-from sanic_ext import openapi
-from sanic_ext.extensions.openapi.builders import OperationStore, SpecificationBuilder
+from sanic import Request, Sanic
+from sanic_ext.extensions.openapi.builders import OperationBuilder, OperationStore, SpecificationBuilder
+from sanic_ext.extensions.openapi.definitions import Response
+from sanic_ext.extensions.openapi.types import Schema
 
-from backend.errors import BadRequest, PayloadTooLarge, Unprocessable
+from backend.errors import BadRequest, Unprocessable
 
 from .schemas import ErrorBody
 
@@ -37,7 +51,7 @@ def json_content(model: type[BaseModel]) -> dict[str, Any]:
     return {"application/json": {"schema": schema_ref(model)}}
 
 
-_ERROR_DESCRIPTIONS = {
+ERROR_DESCRIPTIONS = {
     400: "Malformed request (for example invalid JSON)",
     401: "Missing, expired, forged or revoked token",
     403: "The user's role or jurisdiction does not allow this",
@@ -45,44 +59,53 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state",
     413: "Request body too large",
     422: "The request breaks a schema or a rule",
-    429: "Too many requests",
-    503: "A dependency is unavailable; retry later",
+    429: "Too many requests (Retry-After: seconds)",
+    503: "A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds",
 }
 
 
+def add_error(operation: OperationBuilder, code: int) -> None:
+    """Document that the operation may answer ``code`` with the error body (once)."""
+    if code not in operation.responses:
+        operation.response(code, json_content(ErrorBody), ERROR_DESCRIPTIONS[code])
+
+
 def responds(status: int, model: type[BaseModel] | None, description: str = "OK", *errors: int) -> Callable:
-    """Document a success response and the error statuses a route can return."""
+    """Document a success response (``model`` None: no body) and the refusals particular to a route."""
 
     def decorate(handler: Handler) -> Handler:
+        operation = OperationStore()[handler]
         for code in errors:
-            handler = openapi.response(code, json_content(ErrorBody), _ERROR_DESCRIPTIONS[code])(handler)
-        content = json_content(model) if model is not None else None
-        return openapi.response(status, content, description)(handler)
+            add_error(operation, code)
+        if model is None:
+            # No body: sanic-ext would document one of type */*.
+            cast(dict[Any, Response], operation.responses)[status] = Response(description=description)
+        else:
+            operation.response(status, json_content(model), description)
+        return handler
 
     return decorate
 
 
-def require_body_within_limit(request: Request) -> None:
-    """413 when the body is over its route's limit (``ctx_body_limit``), by default the JSON one.
+def refuses(*errors: int) -> Callable[[Handler], Handler]:
+    """Document the refusals particular to a route whose success is not JSON (an image, a page)."""
 
-    Sanic's own server stops a body over REQUEST_MAX_SIZE (the largest any route accepts) while
-    reading it; the route's own limit is checked where the body is read (``parse_body``, the
-    import), also under ASGI, where the body arrives whole. Not in a middleware: every request,
-    bodiless ones included, would pay for it.
-    """
-    limit = getattr(request.route.ctx, "body_limit", None) if request.route else None
-    limit = limit or request.app.ctx.container.settings.max_json_body_bytes
-    if len(request.body) > limit:
-        raise PayloadTooLarge(details={"limit_bytes": limit})
+    def decorate(handler: Handler) -> Handler:
+        operation = OperationStore()[handler]
+        for code in errors:
+            add_error(operation, code)
+        return handler
+
+    return decorate
 
 
 def parse_body(request: Request, model: type[M]) -> M:
     """Parse the request's JSON body into ``model``: 400 if it is not JSON, 422 if it breaks the schema.
 
     Pydantic reads the bytes itself (one pass in Rust, instead of ``json.loads`` and then a walk over
-    the Python objects): every JSON route pays for this.
+    the Python objects): every JSON route pays for this. The body's size was checked before it was
+    read (``miniprogram_api/transport.py``).
     """
-    require_body_within_limit(request)
     raw = request.body
     if not raw or raw.strip() in (b"", b"null"):
         raise BadRequest("缺少 JSON 请求体 / A JSON body is required", code="request.body_missing")
@@ -93,6 +116,19 @@ def parse_body(request: Request, model: type[M]) -> M:
             raise BadRequest(
                 "请求体不是有效的 JSON / The body is not valid JSON", code="request.malformed_json"
             ) from exc
+        raise Unprocessable(details=validation_details(exc)) from exc
+
+
+def parse_query(request: Request, model: type[M]) -> M:
+    """Query parameters into a schema (documented with ``query_params``): 422 with the failing fields.
+
+    A blank value (``region=``) is a value, checked like any other: Sanic's ``request.args`` drops
+    it, which made an empty region search everything while the document said six digits.
+    """
+    args = request.get_args(keep_blank_values=True)
+    try:
+        return model.model_validate({key: args.get(key) for key in args})
+    except ValidationError as exc:
         raise Unprocessable(details=validation_details(exc)) from exc
 
 
@@ -117,7 +153,13 @@ def carry_docs(wrapped: Handler, wrapper: Handler) -> Handler:
 
 
 def json_body(model: type[BaseModel]) -> Callable[[Handler], Handler]:
-    """Parse and validate the JSON body into ``model``; the handler receives it as ``body``."""
+    """Parse and validate the JSON body into ``model``; the handler receives it as ``body``.
+
+    The model must refuse unknown properties (``model_config = ConfigDict(extra="forbid")``): a
+    misspelt optional field would otherwise be dropped without a word.
+    """
+    if model.model_config.get("extra") != "forbid":
+        raise TypeError(f"{model.__name__} must refuse unknown properties: ConfigDict(extra='forbid')")
 
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
@@ -131,3 +173,122 @@ def json_body(model: type[BaseModel]) -> Callable[[Handler], Handler]:
         return documented
 
     return decorate
+
+
+def query_params(model: type[BaseModel]) -> Callable[[Handler], Handler]:
+    """Document ``model``'s fields as the route's query parameters, constraints included.
+
+    Only documents: the handler calls ``parse_query(request, model)`` where it wants the query read,
+    after the permission check when the route has one.
+    """
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        SpecificationBuilder().add_component("schemas", name, sub)
+    required = set(schema.get("required", ()))
+
+    def decorate(handler: Handler) -> Handler:
+        operation = OperationStore()[handler]
+        for name, field in schema["properties"].items():
+            field = _without_null(field)
+            description = field.pop("description", None)
+            field.pop("title", None)
+            operation.parameter(
+                name, RawSchema(**field), "query", required=name in required, description=description
+            )
+        return handler
+
+    return decorate
+
+
+def _without_null(field: dict[str, Any]) -> dict[str, Any]:
+    """``X | None = None`` as X: a query parameter is absent rather than null."""
+    options = field.get("anyOf")
+    if options and any(option.get("type") == "null" for option in options):
+        rest = [option for option in options if option.get("type") != "null"]
+        field = {k: v for k, v in field.items() if k != "anyOf"}
+        if field.get("default", 0) is None:
+            del field["default"]
+        field.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+    return dict(field)
+
+
+# The schema of a path parameter, by the router pattern that matches it (sanic-routing's labels).
+PATH_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "int": {"type": "integer", "format": "int64"},
+    "str": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+    "strorempty": {"type": "string", "pattern": "^[^/]*$"},
+    "slug": {"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$"},
+    "alpha": {"type": "string", "pattern": "^[A-Za-z]+$"},
+    "float": {"type": "number"},
+    "uuid": {"type": "string", "format": "uuid"},
+    "ymd": {"type": "string", "format": "date"},
+}
+
+
+class RawSchema(Schema):
+    """A JSON schema as pydantic wrote it: sanic-ext's ``Schema`` would drop a ``$ref``."""
+
+    def guard(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return fields
+
+
+# A GB/T 2260 region code, as the services parse it (422 for anything else).
+REGION_CODE = RawSchema(type="string", pattern="^[0-9]{6}$")
+
+
+def operation_id(handler_name: str) -> str:
+    """``check_in`` -> ``checkIn``: the operation id a generated client calls."""
+    first, *rest = handler_name.strip("_").split("_")
+    return first + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def document_routes(app: Sanic) -> None:
+    """Complete every route's operation from the router (a before_server_start listener, see above)."""
+    taken: dict[str, str] = {}
+    for route in app.router.routes:
+        # Static files, the docs pages, and the HEAD and OPTIONS routes sanic-ext adds: not in the document.
+        undocumented = route.methods <= {"HEAD", "OPTIONS"} or route.path.startswith("docs")
+        if undocumented or getattr(route.extra, "static", False):
+            continue
+        operation = OperationStore()[route.handler]
+        name = route.name.rsplit(".", 1)[-1]
+        op_id = operation_id(name)
+        if taken.setdefault(op_id, route.name) != route.name:
+            raise RuntimeError(
+                f"two routes would have the operation id {op_id!r}: {taken[op_id]} and {route.name}; "
+                "rename one handler (operation ids are derived from handler names)"
+            )
+        operation.name(op_id)
+        for param in route.params.values():
+            _document_path_parameter(operation, param.name, param.label, param.cast)
+        _document_common_errors(operation, has_path_params=bool(route.params), path=route.path)
+
+
+def _document_path_parameter(operation: OperationBuilder, name: str, label: str, cast: Any) -> None:
+    if any(p.fields["name"] == name and p.fields.get("in") == "path" for p in operation.parameters):
+        return
+    schema = PATH_PARAMETER_SCHEMAS.get(label)
+    if schema is None:
+        schema = {"type": "integer"} if cast is int else {"type": "string", "minLength": 1}
+    operation.parameter(name, RawSchema(**schema), "path", required=True)
+
+
+def _document_common_errors(operation: OperationBuilder, *, has_path_params: bool, path: str) -> None:
+    codes = []
+    if has_path_params:
+        codes.append(404)
+    if operation.security:
+        codes.append(401)
+    if getattr(operation, "requestBody", None) is not None:
+        codes += [400, 413, 422]
+    if any(p.fields.get("in") == "query" for p in operation.parameters):
+        codes.append(422)
+    if path != "healthz":
+        codes.append(503)
+    for code in codes:
+        add_error(operation, code)
+
+
+def register(app: Sanic) -> None:
+    # Before sanic-ext's own listener builds the document (it runs at priority -1000).
+    app.before_server_start(document_routes, priority=0)

@@ -23,6 +23,11 @@ class NotOrganizationStaff(Forbidden):
     message = "仅该组织的管理人员可执行此操作 / Only this organization's staff may do this"
 
 
+class NotAnOfficer(Forbidden):
+    code = "auth.officer_required"
+    message = "仅登记管理机关工作人员可执行此操作 / Only registry officers may do this"
+
+
 def require_platform_admin(user: User) -> None:
     if not user.is_platform_admin:
         raise NotPlatformAdmin()
@@ -33,6 +38,13 @@ async def officer_region_codes(user: User) -> list[str]:
     return list(
         await OfficerRole.filter(user=user).values_list("authority__region_code", flat=True)  # type: ignore[arg-type]
     )
+
+
+async def require_any_officer(user: User) -> None:
+    """Allow a platform admin or an officer of any authority: the role, checked before a request's body
+    is read; the service checks the jurisdiction."""
+    if not user.is_platform_admin and not await OfficerRole.filter(user=user).exists():
+        raise NotAnOfficer()
 
 
 async def require_officer_for_region(user: User, region_code: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry.regions import RegionCode
 from .models import StaffRoleKind, User
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(min_length=1, max_length=128, description="The code from wx.login()")
 
 
@@ -25,6 +27,8 @@ class TokenRead(BaseModel):
 
 
 class PhoneBindRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(min_length=1, max_length=128, description="The code from getPhoneNumber")
 
 
@@ -70,6 +74,8 @@ class MeRead(BaseModel):
 
 
 class RoleGrantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["admin", "officer", "staff"]
     user_id: int
     authority_region_code: RegionCode | None = None

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from .models import ActivityKind, BranchRole, Expected, Membership
 
 
 class BranchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=2, max_length=100)
 
 
 class BranchMemberSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     user_id: int
     membership: Membership
     role: BranchRole = BranchRole.MEMBER
@@ -21,12 +25,16 @@ class BranchMemberSet(BaseModel):
 
 
 class PartyMembersReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     count: int = Field(
         ge=0, le=100_000, description="Full and probationary party members in the organization"
     )
 
 
 class ActivityCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: ActivityKind
     title: str = Field(min_length=2, max_length=100)
     description: str = Field(default="", max_length=2500)
@@ -60,6 +68,8 @@ class ActivityCreate(BaseModel):
 
 
 class CheckinCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(min_length=1, max_length=200, description="The code read from the organizer's phone")
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
@@ -75,10 +85,14 @@ class CheckinRead(BaseModel):
 
 
 class AttendanceRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=2, max_length=1000)
 
 
 class RequestDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     approve: bool
     reason: str = Field(min_length=2, max_length=1000)
 
@@ -87,3 +101,150 @@ class CheckinCodeRead(BaseModel):
     code: str
     expires_at: datetime
     interval_s: int
+
+
+# --- what the party-building routes answer ---------------------------------------------------------
+
+
+class BranchRead(BaseModel):
+    id: int
+    name: str
+
+
+class BranchMemberRead(BaseModel):
+    branch_id: int
+    user_id: int
+    membership: Membership
+    role: BranchRole
+    group_name: str | None
+
+
+class PartyMembersRead(BaseModel):
+    credit_code: str
+    party_members_reported: int
+
+
+class OrganizationRef(BaseModel):
+    credit_code: str
+    name: str
+
+
+class PlaceRead(BaseModel):
+    name: str
+    latitude: float
+    longitude: float
+    radius_m: int
+
+
+class CheckinWindowRead(BaseModel):
+    opens_at: datetime
+    closes_at: datetime
+    late_after: datetime
+    code_interval_s: int
+
+
+class ActivityRead(BaseModel):
+    id: int
+    organization: OrganizationRef
+    branch_id: int | None
+    kind: ActivityKind
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    place: PlaceRead
+    checkin: CheckinWindowRead
+    expected: Expected
+    expected_group: str | None
+
+
+class AttendanceRequestRead(BaseModel):
+    id: int
+    kind: str
+    status: str
+
+
+class AttendanceCounts(BaseModel):
+    present: int
+    late: int
+    made_up: int
+    on_leave: int
+    absent: int
+
+
+class AttendanceRow(BaseModel):
+    user_id: int
+    nickname: str
+    status: str
+    checked_in_at: datetime | None
+
+
+class AttendanceReport(BaseModel):
+    activity_id: int
+    title: str
+    kind: ActivityKind
+    starts_at: datetime
+    expected: int | None = Field(description="None for an activity open to every member")
+    counts: AttendanceCounts
+    attendance_rate: float | None
+    rows: list[AttendanceRow]
+
+
+class MyCheckinRead(BaseModel):
+    activity_id: int
+    title: str
+    kind: ActivityKind
+    status: str
+    checked_in_at: datetime
+
+
+class MyCheckins(BaseModel):
+    items: list[MyCheckinRead]
+
+
+class RequirementRead(BaseModel):
+    required: int
+    held: int
+    met: bool
+
+
+class MeetingRead(BaseModel):
+    activity_id: int
+    kind: ActivityKind
+    title: str
+    starts_at: datetime
+    attendance_rate: float | None
+    counts: AttendanceCounts
+
+
+class BranchComplianceReport(BaseModel):
+    branch_id: int
+    branch: str
+    period: str
+    compliant: bool
+    requirements: dict[str, RequirementRead]
+    meetings: list[MeetingRead]
+
+
+class BranchShortfall(BaseModel):
+    credit_code: str
+    organization: str
+    branch_id: int
+    branch: str
+    missing: dict[str, RequirementRead]
+
+
+class OrganizationWithoutBranch(BaseModel):
+    credit_code: str
+    organization: str
+    party_members: int
+
+
+class RegionComplianceReport(BaseModel):
+    region_code: str
+    period: str
+    branches: int
+    compliant_branches: int
+    party_members_in_branches: int
+    short: list[BranchShortfall]
+    organizations_without_branch: list[OrganizationWithoutBranch]

@@ -118,6 +118,16 @@ async def is_secretary(user: User, branch_id: int | None) -> bool:
     return await BranchMember.filter(user=user, branch_id=branch_id, role=BranchRole.SECRETARY).exists()
 
 
+async def require_any_organizer(user: User) -> None:
+    """Allow the staff of any organization or the secretary of any branch: the role, checked before a
+    request's body is read; the service checks the organization or branch."""
+    if not (
+        await StaffRole.filter(user=user).exists()
+        or await BranchMember.filter(user=user, role=BranchRole.SECRETARY).exists()
+    ):
+        raise NotOrganizer()
+
+
 async def require_organizer(user: User, activity: Activity) -> None:
     """The organization's staff or the secretary of the activity's branch."""
     if not (await is_staff(user, activity.organization_id) or await is_secretary(user, activity.branch_id)):
@@ -225,13 +235,15 @@ async def create_activity(
 ) -> Activity:
     """Publish an activity once its text passes WeChat's content check (staff or branch secretary)."""
     organization = await registry_service.get_organization(code=code)
+    # Permission before the body's branch is looked up: a caller who may not publish here learns
+    # nothing about the organization's branches.
+    if not (await is_staff(actor, organization.id) or await is_secretary(actor, data.branch_id)):
+        raise NotOrganizer()
     branch = None
     if data.branch_id is not None:
         branch = await Branch.get_or_none(id=data.branch_id, organization=organization)
         if branch is None:
             raise BranchNotFound()
-    if not (await is_staff(actor, organization.id) or await is_secretary(actor, data.branch_id)):
-        raise NotOrganizer()
     check = await wechat.check_text(openid=actor.openid, content=f"{data.title}\n{data.description}", scene=2)
     if check.suggest != "pass":
         raise ContentRejected(details={"suggest": check.suggest, "label": check.label})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..charity.schemas import ProjectSummary
 from .models import (
@@ -24,6 +24,8 @@ Reason = Field(min_length=2, max_length=1000, description="Why: recorded in the 
 
 
 class OrgCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     credit_code: str = Field(min_length=1, max_length=64, description="Normalized before validation")
     name: str = Field(min_length=2, max_length=200)
     kind: OrgKind
@@ -50,6 +52,8 @@ class OrgCreate(BaseModel):
 
 
 class OrgUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = Field(default=None, min_length=2, max_length=200)
     legal_representative: str | None = Field(default=None, max_length=64)
     address: str | None = Field(default=None, max_length=300)
@@ -61,11 +65,15 @@ class OrgUpdate(BaseModel):
 
 
 class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     status: OrgStatus
     reason: str = Reason
 
 
 class LicenceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: LicenceKind
     decision_number: str = Field(min_length=1, max_length=100)
     decided_on: date
@@ -74,6 +82,8 @@ class LicenceCreate(BaseModel):
 
 
 class PenaltyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: PenaltyKind
     decision_number: str = Field(min_length=1, max_length=100)
     decided_on: date
@@ -83,6 +93,8 @@ class PenaltyCreate(BaseModel):
 
 
 class AnnualReportSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     year: int = Field(ge=1990, le=2100)
     result: AnnualResult
     filed_on: date | None = None
@@ -90,6 +102,8 @@ class AnnualReportSet(BaseModel):
 
 
 class GradeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     grade: int = Field(ge=1, le=5)
     valid_from: date
     valid_until: date
@@ -97,6 +111,8 @@ class GradeCreate(BaseModel):
 
 
 class QualificationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: QualificationKind
     granted_on: date
     valid_until: date | None = None
@@ -104,6 +120,8 @@ class QualificationCreate(BaseModel):
 
 
 class ListingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     list: CreditList
     listing_reason: str = Field(min_length=2, max_length=1000, description="Shown to the public")
     decision_number: str | None = Field(default=None, max_length=100)
@@ -112,20 +130,28 @@ class ListingCreate(BaseModel):
 
 
 class ListingRemoval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     removed_on: date | None = None
     reason: str = Reason
 
 
 class ProposalDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     confirm: bool
     reason: str = Reason
 
 
 class QrReissue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Reason
 
 
 class AuthorityCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     region_code: RegionCode
     name: str = Field(min_length=2, max_length=128)
 
@@ -243,3 +269,79 @@ class RegionCounts(BaseModel):
 class RegionStatistics(BaseModel):
     region: RegionCounts
     children: list[RegionCounts]
+
+
+# --- what the officer routes answer ---------------------------------------------------------------
+
+
+class OrgCreated(BaseModel):
+    credit_code: str
+    id: int
+
+
+class WriteResult(BaseModel):
+    """A recorded change: ``id`` of the record it created, ``revoked`` for a QR revocation."""
+
+    ok: bool
+    id: int | None = None
+    revoked: bool | None = None
+
+
+class AuditEntryRead(BaseModel):
+    id: int
+    actor_id: int | None = Field(description="None: a console command or the system")
+    action: str
+    before: Any
+    after: Any
+    reason: str
+    at: str = Field(description="ISO 8601, UTC")
+
+
+class AuditTrail(BaseModel):
+    items: list[AuditEntryRead]
+
+
+class ProposalRead(BaseModel):
+    id: int
+    credit_code: str
+    organization: str
+    list: str
+    action: str
+    rule: str
+    reason: str
+    status: str
+    created_at: str
+
+
+class ProposalList(BaseModel):
+    items: list[ProposalRead]
+
+
+class AuthorityCreated(BaseModel):
+    id: int
+    region_code: str
+    level: str
+
+
+class SigningKeyRead(BaseModel):
+    kid: str
+    public_key: str = Field(description="Ed25519, base64")
+
+
+class PublishedKeyRead(BaseModel):
+    kid: str
+    alg: str
+    public_key: str
+    status: Literal["active", "retired"]
+    created_at: str
+    retired_at: str | None
+
+
+class PublishedKeys(BaseModel):
+    """/.well-known/gongxin-keys.json: what verifies a QR code offline."""
+
+    issuer: str
+    token_format: str
+    signed_message: str
+    url_path: str
+    keys: list[PublishedKeyRead]

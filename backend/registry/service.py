@@ -165,12 +165,12 @@ def _describe(result: Any) -> Any:
 
 async def create_organization(*, actor: User | None, data: OrgCreate, cache: Cache) -> Organization:
     """Register an organization within the officer's jurisdiction."""
-    code = credit_code.validate(
-        data.credit_code, expected_kind=data.kind, allow_bad_check_digit=data.allow_bad_check_digit
-    )
     authority = await get_authority(region_code=data.authority_region_code)
     if actor is not None:
         await require_officer_for_region(actor, authority.region_code)
+    code = credit_code.validate(
+        data.credit_code, expected_kind=data.kind, allow_bad_check_digit=data.allow_bad_check_digit
+    )
     if await Organization.filter(credit_code=code.code).exists():
         raise OrganizationExists(details={"credit_code": code.code})
     async with in_transaction():
@@ -255,11 +255,18 @@ async def _add_record(
     action: str,
     reason: str,
     cache: Cache,
+    check: Callable[[], None] | None = None,
 ) -> Any:
-    """Create one record row of an organization (licence, grade, qualification) as an officer write."""
+    """Create one record row of an organization (licence, grade, qualification) as an officer write.
+
+    ``check`` validates the values against business rules: after the permission, so that a caller
+    outside the jurisdiction hears 403 whatever the values.
+    """
     organization = await get_organization(code=code)
 
     async def change() -> Any:
+        if check is not None:
+            check()
         return await model.create(organization=organization, **values)
 
     return await _write(
@@ -331,8 +338,11 @@ async def set_annual_report(
 
 async def add_grade(*, actor: User | None, code: str, data: GradeCreate, cache: Cache) -> EvaluationGrade:
     """Record an evaluation grade."""
-    if data.valid_until < data.valid_from:
-        raise InvalidDateRange()
+
+    def check() -> None:
+        if data.valid_until < data.valid_from:
+            raise InvalidDateRange()
+
     values = data.model_dump(exclude={"reason"})
     return await _add_record(
         actor=actor,
@@ -342,6 +352,7 @@ async def add_grade(*, actor: User | None, code: str, data: GradeCreate, cache: 
         action="grade.create",
         reason=data.reason,
         cache=cache,
+        check=check,
     )
 
 
@@ -349,8 +360,11 @@ async def add_qualification(
     *, actor: User | None, code: str, data: QualificationCreate, cache: Cache
 ) -> Qualification:
     """Record charity recognition or a public-fundraising qualification."""
-    if data.valid_until and data.valid_until < data.granted_on:
-        raise InvalidDateRange()
+
+    def check() -> None:
+        if data.valid_until and data.valid_until < data.granted_on:
+            raise InvalidDateRange()
+
     values = data.model_dump(exclude={"reason"})
     return await _add_record(
         actor=actor,
@@ -360,6 +374,7 @@ async def add_qualification(
         action="qualification.create",
         reason=data.reason,
         cache=cache,
+        check=check,
     )
 
 

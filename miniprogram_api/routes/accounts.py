@@ -14,6 +14,7 @@ from backend.accounts.schemas import LoginRequest, MeRead, PhoneBindRequest, Tok
 from backend.errors import TooManyRequests
 
 from ..auth import login_required
+from ..headers import no_store
 from ..openapi import json_body, responds
 
 bp = Blueprint("accounts", url_prefix="/")
@@ -26,8 +27,9 @@ class LoginRateLimited(TooManyRequests):
 
 @bp.post("/auth/login")
 @openapi.tag("auth")
+@no_store
 @json_body(LoginRequest)
-@responds(200, TokenRead, "Logged in", 400, 401, 403, 413, 422, 429, 503)
+@responds(200, TokenRead, "Logged in", 401, 403, 429)
 async def login(request: Request, body: LoginRequest) -> HTTPResponse:
     """Exchange a wx.login code for a bearer token."""
     container = request.app.ctx.container
@@ -51,7 +53,7 @@ async def login(request: Request, body: LoginRequest) -> HTTPResponse:
 @bp.post("/auth/logout")
 @openapi.tag("auth")
 @login_required
-@responds(204, None, "The token no longer works", 401)
+@responds(204, None, "The token no longer works")
 async def logout(request: Request) -> HTTPResponse:
     """Revoke the token used for this request."""
     await accounts_service.revoke_session(
@@ -62,9 +64,10 @@ async def logout(request: Request) -> HTTPResponse:
 
 @bp.get("/me")
 @openapi.tag("auth")
+@no_store
 @login_required
-@responds(200, MeRead, "The signed-in user and their roles", 401)
-async def me(request: Request) -> HTTPResponse:
+@responds(200, MeRead, "The signed-in user and their roles")
+async def get_me(request: Request) -> HTTPResponse:
     """The signed-in user and their roles."""
     user = request.ctx.user
     roles = await accounts_service.get_roles(user=user)
@@ -73,9 +76,10 @@ async def me(request: Request) -> HTTPResponse:
 
 @bp.post("/me/phone")
 @openapi.tag("auth")
+@no_store
 @login_required
 @json_body(PhoneBindRequest)
-@responds(200, MeRead, "Phone bound; shown masked", 400, 401, 422, 503)
+@responds(200, MeRead, "Phone bound; shown masked")
 async def bind_phone(request: Request, body: PhoneBindRequest) -> HTTPResponse:
     """Bind the phone number behind a getPhoneNumber code (stored encrypted)."""
     container = request.app.ctx.container
@@ -92,8 +96,9 @@ async def bind_phone(request: Request, body: PhoneBindRequest) -> HTTPResponse:
 
 @bp.delete("/me/phone")
 @openapi.tag("auth")
+@no_store
 @login_required
-@responds(200, MeRead, "Phone number deleted", 401)
+@responds(200, MeRead, "Phone number deleted")
 async def unbind_phone(request: Request) -> HTTPResponse:
     """Delete the stored phone number."""
     user = await accounts_service.unbind_phone(user=request.ctx.user, cache=request.app.ctx.container.cache)

@@ -10,7 +10,8 @@ from backend.accounts import service as accounts_service
 from backend.accounts.permissions import require_platform_admin
 from backend.accounts.schemas import MeRead, RoleGrantCreate
 
-from ..auth import login_required
+from ..auth import login_required, requires
+from ..headers import no_store
 from ..openapi import json_body, responds
 
 bp = Blueprint("admin", url_prefix="/admin")
@@ -18,12 +19,13 @@ bp = Blueprint("admin", url_prefix="/admin")
 
 @bp.post("/roles")
 @openapi.tag("admin")
+@no_store
 @login_required
+@requires(require_platform_admin)
 @json_body(RoleGrantCreate)
-@responds(200, MeRead, "The user with the new role", 400, 401, 403, 404, 422)
+@responds(200, MeRead, "The user with the new role", 403, 404)
 async def grant_role(request: Request, body: RoleGrantCreate) -> HTTPResponse:
     """Grant a user the platform-admin, officer or staff role (platform admins only)."""
-    require_platform_admin(request.ctx.user)
     user = await accounts_service.grant_role(
         actor=request.ctx.user, grant=body, cache=request.app.ctx.container.cache
     )

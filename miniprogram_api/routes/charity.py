@@ -40,11 +40,9 @@ from backend.errors import BadRequest, NotFound
 from ..auth import login_required
 from ..h5.project import render_project_page
 from ..h5.render import render_error_page
-from ..openapi import json_body, require_body_within_limit, responds
+from ..openapi import json_body, parse_query, responds
 from ..responses import json_bytes
-from .officer import IMPORT_MAX_BYTES  # the organization import's limit (MAX_UPLOAD_BYTES)
 from .pages import PAGE_HEADERS
-from .registry import parse_query
 
 bp = Blueprint("charity", url_prefix="/")
 pages_bp = Blueprint("charity_pages")
@@ -183,7 +181,7 @@ async def create_donation(request: Request, project_id: int, body: DonationCreat
     return json_bytes(body_out, status=201 if recorded.created else 200)
 
 
-@bp.post("/projects/<project_id:int>/donations/import", ctx_body_limit=IMPORT_MAX_BYTES)
+@bp.post("/projects/<project_id:int>/donations/import", ctx_upload=True)
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @openapi.parameter("channel", str, required=True, description="The platform the export comes from")
@@ -194,7 +192,6 @@ async def create_donation(request: Request, project_id: int, body: DonationCreat
 @responds(200, ImportReport, "The row-by-row report; applied only if every row is valid", *WRITES)
 async def import_donations(request: Request, project_id: int) -> HTTPResponse:
     """Import a payment platform's donation export (the raw file, or multipart 'file')."""
-    require_body_within_limit(request)
     query = parse_query(request, ImportQuery)
     assert isinstance(query, ImportQuery)
     upload = request.files.get("file") if request.files else None

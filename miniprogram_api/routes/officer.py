@@ -4,38 +4,59 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 
+from backend.accounts.permissions import require_any_officer, require_platform_admin
 from backend.registry import qrtoken, stats, uploads
 from backend.registry import service as registry_service
-from backend.registry.models import CreditProposal
+from backend.registry.models import CreditProposal, ProposalStatus
 from backend.registry.schemas import (
     AnnualReportSet,
+    AuditTrail,
     AuthorityCreate,
+    AuthorityCreated,
     GradeCreate,
     ImportReport,
     LicenceCreate,
     ListingCreate,
     ListingRemoval,
     OrgCreate,
+    OrgCreated,
     OrgUpdate,
     PenaltyCreate,
     ProposalDecision,
+    ProposalList,
+    ProposalRead,
     QrCodeRead,
     QrReissue,
     QualificationCreate,
     RegionStatistics,
+    SigningKeyRead,
     StatusChange,
+    WriteResult,
 )
 
-from ..auth import login_required
-from ..openapi import json_body, require_body_within_limit, responds
+from ..auth import login_required, requires
+from ..headers import no_store
+from ..openapi import REGION_CODE, json_body, parse_query, query_params, responds
 
 bp = Blueprint("officer", url_prefix="/")
-IMPORT_MAX_BYTES = 20 * 1024 * 1024
-WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+# What an officer's write may be refused with, beyond what every route with a body may answer.
+WRITE_ERRORS = (403, 409)
+
+
+class ProposalQuery(BaseModel):
+    status: ProposalStatus = Field(default=ProposalStatus.PENDING, description="Which proposals")
+
+
+class ImportQuery(BaseModel):
+    apply: bool = Field(default=False, description="false: a dry run with the row-by-row report")
+    filename: str = Field(
+        default="import.csv", min_length=1, max_length=255, description="Its extension tells CSV from XLSX"
+    )
 
 
 def _ok(record: Any = None, **extra: Any) -> HTTPResponse:
@@ -52,8 +73,9 @@ def _ctx(request: Request) -> tuple[Any, Any]:
 @bp.post("/orgs")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(OrgCreate)
-@responds(201, None, "Registered", *WRITE_ERRORS)
+@responds(201, OrgCreated, "Registered", 404, *WRITE_ERRORS)
 async def create_org(request: Request, body: OrgCreate) -> HTTPResponse:
     """Register an organization (officers, within their jurisdiction)."""
     user, cache = _ctx(request)
@@ -64,8 +86,9 @@ async def create_org(request: Request, body: OrgCreate) -> HTTPResponse:
 @bp.patch("/orgs/<code:str>")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(OrgUpdate)
-@responds(200, None, "Updated", *WRITE_ERRORS)
+@responds(200, WriteResult, "Updated", *WRITE_ERRORS)
 async def update_org(request: Request, code: str, body: OrgUpdate) -> HTTPResponse:
     """Change fields of the public record."""
     user, cache = _ctx(request)
@@ -76,8 +99,9 @@ async def update_org(request: Request, code: str, body: OrgUpdate) -> HTTPRespon
 @bp.post("/orgs/<code:str>/status")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(StatusChange)
-@responds(200, None, "Status changed", *WRITE_ERRORS)
+@responds(200, WriteResult, "Status changed", *WRITE_ERRORS)
 async def change_status(request: Request, code: str, body: StatusChange) -> HTTPResponse:
     """Deregister, revoke or restore an organization."""
     user, cache = _ctx(request)
@@ -88,8 +112,9 @@ async def change_status(request: Request, code: str, body: StatusChange) -> HTTP
 @bp.post("/orgs/<code:str>/licences")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(LicenceCreate)
-@responds(200, None, "Recorded", *WRITE_ERRORS)
+@responds(200, WriteResult, "Recorded", *WRITE_ERRORS)
 async def add_licence(request: Request, code: str, body: LicenceCreate) -> HTTPResponse:
     """Record an administrative licence."""
     user, cache = _ctx(request)
@@ -99,8 +124,9 @@ async def add_licence(request: Request, code: str, body: LicenceCreate) -> HTTPR
 @bp.post("/orgs/<code:str>/penalties")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(PenaltyCreate)
-@responds(200, None, "Recorded", *WRITE_ERRORS)
+@responds(200, WriteResult, "Recorded", *WRITE_ERRORS)
 async def add_penalty(request: Request, code: str, body: PenaltyCreate) -> HTTPResponse:
     """Record an administrative penalty."""
     user, cache = _ctx(request)
@@ -110,8 +136,9 @@ async def add_penalty(request: Request, code: str, body: PenaltyCreate) -> HTTPR
 @bp.post("/orgs/<code:str>/annual-reports")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(AnnualReportSet)
-@responds(200, None, "Recorded", *WRITE_ERRORS)
+@responds(200, WriteResult, "Recorded", *WRITE_ERRORS)
 async def set_annual_report(request: Request, code: str, body: AnnualReportSet) -> HTTPResponse:
     """Record the annual report result of a year."""
     user, cache = _ctx(request)
@@ -121,8 +148,9 @@ async def set_annual_report(request: Request, code: str, body: AnnualReportSet) 
 @bp.post("/orgs/<code:str>/grades")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(GradeCreate)
-@responds(200, None, "Recorded", *WRITE_ERRORS)
+@responds(200, WriteResult, "Recorded", *WRITE_ERRORS)
 async def add_grade(request: Request, code: str, body: GradeCreate) -> HTTPResponse:
     """Record an evaluation grade."""
     user, cache = _ctx(request)
@@ -132,8 +160,9 @@ async def add_grade(request: Request, code: str, body: GradeCreate) -> HTTPRespo
 @bp.post("/orgs/<code:str>/qualifications")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(QualificationCreate)
-@responds(200, None, "Recorded", *WRITE_ERRORS)
+@responds(200, WriteResult, "Recorded", *WRITE_ERRORS)
 async def add_qualification(request: Request, code: str, body: QualificationCreate) -> HTTPResponse:
     """Record charity recognition or a public-fundraising qualification."""
     user, cache = _ctx(request)
@@ -143,8 +172,9 @@ async def add_qualification(request: Request, code: str, body: QualificationCrea
 @bp.post("/orgs/<code:str>/listings")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(ListingCreate)
-@responds(200, None, "Listed", *WRITE_ERRORS)
+@responds(200, WriteResult, "Listed", *WRITE_ERRORS)
 async def add_listing(request: Request, code: str, body: ListingCreate) -> HTTPResponse:
     """Put an organization on a credit list."""
     user, cache = _ctx(request)
@@ -154,8 +184,9 @@ async def add_listing(request: Request, code: str, body: ListingCreate) -> HTTPR
 @bp.post("/orgs/<code:str>/listings/<listing_id:int>/removal")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(ListingRemoval)
-@responds(200, None, "Removed; the listing stays in the public history", *WRITE_ERRORS)
+@responds(200, WriteResult, "Removed; the listing stays in the public history", *WRITE_ERRORS)
 async def remove_listing(request: Request, code: str, listing_id: int, body: ListingRemoval) -> HTTPResponse:
     """Take an organization off a credit list."""
     user, cache = _ctx(request)
@@ -169,6 +200,7 @@ async def remove_listing(request: Request, code: str, listing_id: int, body: Lis
 @bp.post("/orgs/<code:str>/qrcode/reissue")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(QrReissue)
 @responds(200, QrCodeRead, "A new version; every earlier one stops verifying", *WRITE_ERRORS)
 async def reissue_qrcode(request: Request, code: str, body: QrReissue) -> HTTPResponse:
@@ -193,8 +225,9 @@ async def reissue_qrcode(request: Request, code: str, body: QrReissue) -> HTTPRe
 @bp.post("/orgs/<code:str>/qrcode/revoke")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(QrReissue)
-@responds(200, None, "Revoked; the code no longer verifies", *WRITE_ERRORS)
+@responds(200, WriteResult, "Revoked; the code no longer verifies", *WRITE_ERRORS)
 async def revoke_qrcode(request: Request, code: str, body: QrReissue) -> HTTPResponse:
     """Revoke the organization's current QR code without issuing another."""
     user, cache = _ctx(request)
@@ -204,8 +237,9 @@ async def revoke_qrcode(request: Request, code: str, body: QrReissue) -> HTTPRes
 
 @bp.get("/orgs/<code:str>/audit")
 @openapi.tag("officer")
+@no_store
 @login_required
-@responds(200, None, "Who changed what, when and why", 401, 403, 404)
+@responds(200, AuditTrail, "Who changed what, when and why", 403)
 async def get_audit(request: Request, code: str) -> HTTPResponse:
     """The audit trail of an organization."""
     entries = await registry_service.get_audit(actor=request.ctx.user, code=code)
@@ -229,18 +263,22 @@ def _proposal(p: CreditProposal) -> dict[str, Any]:
 @bp.get("/credit/proposals")
 @openapi.tag("officer")
 @login_required
-@responds(200, None, "Pending proposals in the jurisdiction", 401, 403)
+@requires(require_any_officer)
+@query_params(ProposalQuery)
+@responds(200, ProposalList, "Proposals in the jurisdiction (pending by default)", 403)
 async def list_proposals(request: Request) -> HTTPResponse:
-    """Credit-list proposals waiting for a decision, within the officer's jurisdiction."""
-    proposals = await registry_service.get_proposals(actor=request.ctx.user)
+    """Credit-list proposals within the officer's jurisdiction."""
+    query = parse_query(request, ProposalQuery)
+    proposals = await registry_service.get_proposals(actor=request.ctx.user, status=query.status)
     return json({"items": [_proposal(p) for p in proposals]}, ensure_ascii=False)
 
 
 @bp.post("/credit/proposals/<proposal_id:int>/decision")
 @openapi.tag("officer")
 @login_required
+@requires(require_any_officer)
 @json_body(ProposalDecision)
-@responds(200, None, "Decided", *WRITE_ERRORS)
+@responds(200, ProposalRead, "Decided", *WRITE_ERRORS)
 async def decide_proposal(request: Request, proposal_id: int, body: ProposalDecision) -> HTTPResponse:
     """Confirm or reject a credit-list proposal."""
     user, cache = _ctx(request)
@@ -251,26 +289,23 @@ async def decide_proposal(request: Request, proposal_id: int, body: ProposalDeci
     return json(_proposal(decided), ensure_ascii=False)
 
 
-@bp.post("/orgs/import", ctx_body_limit=IMPORT_MAX_BYTES)
+@bp.post("/orgs/import", ctx_upload=True)
 @openapi.tag("officer")
-@openapi.parameter("apply", bool, description="false (default): a dry run with the row-by-row report")
 @openapi.body({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, required=True)
 @login_required
-@responds(
-    200, ImportReport, "The row-by-row report; applied only if every row is valid", 400, 401, 403, 413, 422
-)
+@requires(require_any_officer)
+@query_params(ImportQuery)
+@responds(200, ImportReport, "The row-by-row report; applied only if every row is valid", 400, 403, 413)
 async def import_orgs(request: Request) -> HTTPResponse:
     """Import organizations from a CSV or XLSX export (the raw file as the body, or multipart 'file')."""
-    require_body_within_limit(request)
+    query = parse_query(request, ImportQuery)
     upload = request.files.get("file") if request.files else None
-    data, filename = (
-        (upload.body, upload.name) if upload else (request.body, request.args.get("filename", "import.csv"))
-    )
+    data, filename = (upload.body, upload.name) if upload else (request.body, query.filename)
     report = await uploads.import_upload(
         actor=request.ctx.user,
         data=data,
         filename=filename or "import.csv",
-        apply=request.args.get("apply", "false").lower() in ("1", "true", "yes"),
+        apply=query.apply,
         cache=request.app.ctx.container.cache,
     )
     return json(report, ensure_ascii=False)
@@ -278,9 +313,10 @@ async def import_orgs(request: Request) -> HTTPResponse:
 
 @bp.get("/stats/regions/<region_code:str>")
 @openapi.tag("officer")
+@openapi.parameter("region_code", REGION_CODE, "path", required=True, description="Six digits")
 @login_required
-@responds(200, RegionStatistics, "Counts for the region and each child region", 401, 403, 422)
-async def region_stats(request: Request, region_code: str) -> HTTPResponse:
+@responds(200, RegionStatistics, "Counts for the region and each child region", 403, 422)
+async def get_region_stats(request: Request, region_code: str) -> HTTPResponse:
     """Statistics of a region subtree, rolled up from county to national."""
     return json(
         await stats.region_statistics(actor=request.ctx.user, region_code=region_code), ensure_ascii=False
@@ -290,8 +326,9 @@ async def region_stats(request: Request, region_code: str) -> HTTPResponse:
 @bp.post("/admin/authorities")
 @openapi.tag("admin")
 @login_required
+@requires(require_platform_admin)
 @json_body(AuthorityCreate)
-@responds(201, None, "Created", 401, 403, 409, 422)
+@responds(201, AuthorityCreated, "Created", 403, 409)
 async def create_authority(request: Request, body: AuthorityCreate) -> HTTPResponse:
     """Create a registration authority (platform admins)."""
     authority = await registry_service.create_authority(actor=request.ctx.user, data=body)
@@ -303,7 +340,7 @@ async def create_authority(request: Request, body: AuthorityCreate) -> HTTPRespo
 @bp.post("/admin/signing-keys/rotate")
 @openapi.tag("admin")
 @login_required
-@responds(200, None, "A new signing key; old codes keep verifying", 401, 403)
+@responds(200, SigningKeyRead, "A new signing key; old codes keep verifying", 403)
 async def rotate_key(request: Request) -> HTTPResponse:
     """Rotate the QR signing key (platform admins)."""
     key = await registry_service.rotate_signing_key(

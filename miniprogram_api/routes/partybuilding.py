@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, raw
 from sanic_ext import openapi
@@ -16,23 +17,50 @@ from backend.partybuilding.checkins import NewCheckin
 from backend.partybuilding.models import Activity, Checkin
 from backend.partybuilding.schemas import (
     ActivityCreate,
+    ActivityRead,
+    AttendanceReport,
     AttendanceRequestCreate,
+    AttendanceRequestRead,
+    BranchComplianceReport,
     BranchCreate,
+    BranchMemberRead,
     BranchMemberSet,
+    BranchRead,
     CheckinCodeRead,
     CheckinCreate,
     CheckinRead,
+    MyCheckins,
+    PartyMembersRead,
     PartyMembersReport,
+    RegionComplianceReport,
     RequestDecision,
 )
 from backend.registry import qrimage
 
-from ..auth import login_required
-from ..openapi import json_body, responds
+from ..auth import login_required, requires
+from ..headers import no_store
+from ..openapi import REGION_CODE, json_body, parse_query, query_params, responds
 from ..responses import json_bytes
 
 bp = Blueprint("partybuilding", url_prefix="/")
-WRITES = (400, 401, 403, 404, 409, 413, 422)
+# What a write may be refused with, beyond what every route with a body may answer.
+WRITES = (403, 409)
+
+
+class CodeFormat(BaseModel):
+    format: Literal["json", "png", "svg"] = Field(default="json", description="json, or the code as an image")
+
+
+class ExportFormat(BaseModel):
+    format: Literal["json", "csv", "xlsx"] = Field(default="json", description="json, or a file to download")
+
+
+class PeriodQuery(BaseModel):
+    # The same periods as compliance.parse_period reads (which checks them, after the permission).
+    period: str = Field(
+        pattern=r"^(20[0-9]{2}|2100)(-Q[1-4]|-(0?[1-9]|1[0-2]))?$",
+        description="A year (2026), a quarter (2026-Q3) or a month (2026-11), in Beijing time",
+    )
 
 
 def _now() -> datetime:
@@ -79,8 +107,9 @@ def _checkin(c: Checkin | NewCheckin) -> dict[str, Any]:
 @bp.post("/orgs/<code:str>/branches")
 @openapi.tag("party building")
 @login_required
+@requires(party_service.require_any_organizer)
 @json_body(BranchCreate)
-@responds(201, None, "The branch", *WRITES)
+@responds(201, BranchRead, "The branch", *WRITES)
 async def create_branch(request: Request, code: str, body: BranchCreate) -> HTTPResponse:
     """Set up a party branch (the organization's staff)."""
     branch = await party_service.create_branch(
@@ -92,8 +121,9 @@ async def create_branch(request: Request, code: str, body: BranchCreate) -> HTTP
 @bp.put("/branches/<branch_id:int>/members")
 @openapi.tag("party building")
 @login_required
+@requires(party_service.require_any_organizer)
 @json_body(BranchMemberSet)
-@responds(200, None, "The membership", *WRITES)
+@responds(200, BranchMemberRead, "The membership", *WRITES)
 async def set_member(request: Request, branch_id: int, body: BranchMemberSet) -> HTTPResponse:
     """Add a branch member or change their membership, role or group (staff or the secretary)."""
     member = await party_service.set_member(actor=request.ctx.user, branch_id=branch_id, data=body)
@@ -111,8 +141,9 @@ async def set_member(request: Request, branch_id: int, body: BranchMemberSet) ->
 @bp.put("/orgs/<code:str>/party-members")
 @openapi.tag("party building")
 @login_required
+@requires(party_service.require_any_organizer)
 @json_body(PartyMembersReport)
-@responds(200, None, "Recorded", *WRITES)
+@responds(200, PartyMembersRead, "Recorded", *WRITES)
 async def report_party_members(request: Request, code: str, body: PartyMembersReport) -> HTTPResponse:
     """Report the organization's number of party members (staff); three or more need a branch."""
     org = await party_service.report_party_members(
@@ -124,8 +155,9 @@ async def report_party_members(request: Request, code: str, body: PartyMembersRe
 @bp.post("/orgs/<code:str>/activities")
 @openapi.tag("party building")
 @login_required
+@requires(party_service.require_any_organizer)
 @json_body(ActivityCreate)
-@responds(201, None, "Published", *WRITES, 503)
+@responds(201, ActivityRead, "Published", *WRITES)
 async def create_activity(request: Request, code: str, body: ActivityCreate) -> HTTPResponse:
     """Publish an activity (staff or branch secretary); its text passes WeChat's content check first."""
     container = request.app.ctx.container
@@ -143,7 +175,7 @@ async def create_activity(request: Request, code: str, body: ActivityCreate) -> 
 
 @bp.get("/activities/<activity_id:int>")
 @openapi.tag("party building")
-@responds(200, None, "The activity: organization, time, place and radius", 404)
+@responds(200, ActivityRead, "The activity: organization, time, place and radius")
 async def get_activity(request: Request, activity_id: int) -> HTTPResponse:
     """An activity as members see it before checking in."""
     return json(_activity(await party_service.get_activity(activity_id=activity_id)), ensure_ascii=False)
@@ -151,14 +183,16 @@ async def get_activity(request: Request, activity_id: int) -> HTTPResponse:
 
 @bp.get("/activities/<activity_id:int>/checkin-code")
 @openapi.tag("party building")
-@openapi.parameter("format", str, description="json (default), png or svg")
 @login_required
-@responds(200, CheckinCodeRead, "The current rotating code and when it expires", 401, 403, 404, 422)
+@query_params(CodeFormat)
+@openapi.response(200, {"image/png": {"schema": {"type": "string", "format": "binary"}}}, "format=png")
+@openapi.response(200, {"image/svg+xml": {"schema": {"type": "string"}}}, "format=svg")
+@responds(200, CheckinCodeRead, "The current rotating code and when it expires", 403)
 async def get_checkin_code(request: Request, activity_id: int) -> HTTPResponse:
     """The rotating code for the organizer's phone to show (organizer only)."""
     current = await party_service.checkin_code(actor=request.ctx.user, activity_id=activity_id, now=_now())
     headers = {"Cache-Control": "no-store", "X-Code-Expires-At": current.expires_at.isoformat()}
-    fmt = request.args.get("format", "json")
+    fmt = parse_query(request, CodeFormat).format
     if fmt == "png":
         return raw(qrimage.render_png(current.code, size=512), content_type="image/png", headers=headers)
     if fmt == "svg":
@@ -171,7 +205,8 @@ async def get_checkin_code(request: Request, activity_id: int) -> HTTPResponse:
 @openapi.tag("party building")
 @login_required
 @json_body(CheckinCreate)
-@responds(201, CheckinRead, "Recorded now (200: the earlier record)", 400, 401, 404, 409, 413, 422)
+@responds(200, CheckinRead, "Already checked in: the earlier record")
+@responds(201, CheckinRead, "Recorded now", 409)
 async def check_in(request: Request, activity_id: int, body: CheckinCreate) -> HTTPResponse:
     """Record the signed-in member's attendance at an activity."""
     checkin, created = await party_service.check_in(
@@ -193,7 +228,7 @@ async def _request(
 @openapi.tag("party building")
 @login_required
 @json_body(AttendanceRequestCreate)
-@responds(201, None, "Requested", *WRITES)
+@responds(201, AttendanceRequestRead, "Requested", *WRITES)
 async def request_leave(request: Request, activity_id: int, body: AttendanceRequestCreate) -> HTTPResponse:
     """Ask for leave before the activity starts."""
     return await _request(request, activity_id, "leave", body)
@@ -203,7 +238,7 @@ async def request_leave(request: Request, activity_id: int, body: AttendanceRequ
 @openapi.tag("party building")
 @login_required
 @json_body(AttendanceRequestCreate)
-@responds(201, None, "Requested", *WRITES)
+@responds(201, AttendanceRequestRead, "Requested", *WRITES)
 async def request_makeup(request: Request, activity_id: int, body: AttendanceRequestCreate) -> HTTPResponse:
     """Ask for a make-up check-in (补签) after missing it."""
     return await _request(request, activity_id, "makeup", body)
@@ -212,8 +247,9 @@ async def request_makeup(request: Request, activity_id: int, body: AttendanceReq
 @bp.post("/attendance-requests/<request_id:int>/decision")
 @openapi.tag("party building")
 @login_required
+@requires(party_service.require_any_organizer)
 @json_body(RequestDecision)
-@responds(200, None, "Decided", *WRITES)
+@responds(200, AttendanceRequestRead, "Decided", *WRITES)
 async def decide_request(request: Request, request_id: int, body: RequestDecision) -> HTTPResponse:
     """Approve or reject a leave or make-up request (the organizer)."""
     decided = await party_service.decide_request(
@@ -224,13 +260,18 @@ async def decide_request(request: Request, request_id: int, body: RequestDecisio
 
 @bp.get("/activities/<activity_id:int>/attendance")
 @openapi.tag("party building")
-@openapi.parameter("format", str, description="json (default), csv or xlsx")
+@no_store
 @login_required
-@responds(200, None, "Present, late, on leave, made up or absent, with the rate", 401, 403, 404)
+@query_params(ExportFormat)
+@openapi.response(200, {tabular.CSV_CONTENT_TYPE: {"schema": {"type": "string"}}}, "format=csv")
+@openapi.response(
+    200, {tabular.XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}, "format=xlsx"
+)
+@responds(200, AttendanceReport, "Present, late, on leave, made up or absent, with the rate", 403)
 async def get_attendance(request: Request, activity_id: int) -> HTTPResponse:
     """The attendance of an activity (staff, branch secretary, officers of the jurisdiction)."""
     report = await party_service.attendance(actor=request.ctx.user, activity_id=activity_id)
-    fmt = request.args.get("format", "json")
+    fmt = parse_query(request, ExportFormat).format
     header = ["user_id", "nickname", "status", "checked_in_at"]
     disposition = {"Content-Disposition": f'attachment; filename="attendance-{activity_id}.{fmt}"'}
     if fmt in ("csv", "xlsx"):
@@ -249,19 +290,20 @@ async def get_attendance(request: Request, activity_id: int) -> HTTPResponse:
 
 @bp.get("/me/checkins")
 @openapi.tag("party building")
+@no_store
 @login_required
-@responds(200, None, "The member's own attendance history", 401)
-async def my_checkins(request: Request) -> HTTPResponse:
+@responds(200, MyCheckins, "The member's own attendance history")
+async def list_my_checkins(request: Request) -> HTTPResponse:
     """The signed-in member's check-ins."""
     return json({"items": await party_service.my_checkins(member=request.ctx.user)}, ensure_ascii=False)
 
 
 @bp.get("/branches/<branch_id:int>/compliance")
 @openapi.tag("party building")
-@openapi.parameter("period", str, required=True, description="2026, 2026-Q3 or 2026-11")
 @login_required
-@responds(200, None, "Held versus required meetings and their attendance", 401, 403, 404, 422)
-async def branch_compliance(request: Request, branch_id: int) -> HTTPResponse:
+@query_params(PeriodQuery)
+@responds(200, BranchComplianceReport, "Held versus required meetings and their attendance", 403)
+async def get_branch_compliance(request: Request, branch_id: int) -> HTTPResponse:
     """三会一课 compliance of one branch in a period."""
     report = await compliance.get_branch_report(
         actor=request.ctx.user,
@@ -274,10 +316,11 @@ async def branch_compliance(request: Request, branch_id: int) -> HTTPResponse:
 
 @bp.get("/compliance/regions/<region_code:str>")
 @openapi.tag("party building")
-@openapi.parameter("period", str, required=True, description="2026, 2026-Q3 or 2026-11")
+@openapi.parameter("region_code", REGION_CODE, "path", required=True, description="Six digits")
 @login_required
-@responds(200, None, "Branches that fell short, organizations that need a branch", 401, 403, 422)
-async def region_compliance(request: Request, region_code: str) -> HTTPResponse:
+@query_params(PeriodQuery)
+@responds(200, RegionComplianceReport, "Branches that fell short, organizations that need a branch", 403)
+async def get_region_compliance(request: Request, region_code: str) -> HTTPResponse:
     """三会一课 compliance over the organizations of a region (officers)."""
     report = await compliance.region_report(
         actor=request.ctx.user,

@@ -134,14 +134,13 @@ def test_cli_dry_run_prints_a_row_report_and_apply_writes(tmp_path: Path):
     assert "1 to create" in applied.stdout and "applied" in applied.stdout
 
 
-async def test_an_import_over_its_own_limit_is_413(client):
-    from miniprogram_api.routes.officer import IMPORT_MAX_BYTES
+async def test_an_import_over_its_own_limit_is_413(client, settings):
     from tests.conftest import error_code, login
 
     headers = await login(client, "importer")
     response = await client.post(
-        "/api/v1/orgs/import", content=b"x" * (IMPORT_MAX_BYTES + 1), headers=headers
+        "/api/v1/orgs/import", content=b"x" * (settings.max_upload_bytes + 1), headers=headers
     )
     assert response.status_code == 413, response.text
     assert error_code(response) == "payload_too_large"
-    assert response.json()["error"]["details"] == {"limit_bytes": IMPORT_MAX_BYTES}
+    assert response.json()["error"]["details"] == {"limit_bytes": settings.max_upload_bytes}
