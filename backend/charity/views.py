@@ -239,7 +239,7 @@ async def _cached(cache: Cache, gen_key: str, view_key: str, build: Any) -> byte
     values = await cache.read(cache.key(gen_key), cache.key(view_key))
     if values is None:  # Redis is away: the database answers, a bounded number at a time
         async with cache.fallback():
-            return await build()  # type: ignore[no-any-return]
+            return await build()
     gen_raw, cached = values
     gen = gen_raw or b"0"
     if cached is not None:
