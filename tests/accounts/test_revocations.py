@@ -129,6 +129,8 @@ async def test_members_cannot_revoke_and_unknown_users_are_404(client):
         (f"/api/v1/admin/users/{me.id}/sessions/revocations", {}),
     ):
         assert (await client.post(path, json=body, headers=member)).status_code == 403
+        malformed = {**member, "Content-Type": "application/json"}
+        assert (await client.post(path, content=b'{"kind": ', headers=malformed)).status_code == 403
     unknown = await client.post("/api/v1/admin/users/999999/sessions/revocations", json={}, headers=admin)
     assert unknown.status_code == 404 and error_code(unknown) == "user.not_found"
     no_target = await client.post(
