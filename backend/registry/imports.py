@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from tortoise.transactions import in_transaction
 
 from ..accounts.models import User
@@ -60,6 +61,19 @@ class ImportResult:
         }
 
 
+def _record_of(org: Organization) -> dict[str, Any]:
+    """What an import sets on an organization, as the audit records it."""
+    values = {name: getattr(org, name) for name in IMPORTED_FIELDS}
+    values.update(credit_code=org.credit_code, authority_id=org.authority_id, region_code=org.region_code)
+    return values
+
+
+def _audit_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as JSON types (dates as ISO text), as an audit entry stores them."""
+    loaded: dict[str, Any] = orjson.loads(orjson.dumps(values))
+    return loaded
+
+
 async def require_importer(actor: User) -> None:
     """Imports are for officers (their jurisdiction) and platform admins."""
     if not actor.is_platform_admin and not await officer_region_codes(actor):
@@ -85,10 +99,34 @@ async def apply_import(
     resolver = await AuthorityResolver.load()
     own = None if actor is None or actor.is_platform_admin else await officer_region_codes(actor)
 
+    # Every existing organization a row names, before anything is decided: an officer may only
+    # change organizations that are in the jurisdiction now (as PATCH requires), and only into it.
+    existing: dict[str, Organization] = {}
+    codes = [row.credit_code for row in parsed.rows]
+    for start in range(0, len(codes), BATCH):
+        for org in await Organization.filter(credit_code__in=codes[start : start + BATCH]):
+            existing[org.credit_code] = org
+
+    def within_own(region_code: str) -> bool:
+        return own is None or any(region_within(region_code, code) for code in own)
+
     resolved: list[tuple[ImportRow, Authority]] = []
     for row in parsed.rows:
         authority = resolver.resolve(row.authority_text, row.region_code)
-        if authority is None:
+        current = existing.get(row.credit_code)
+        if current is not None and not within_own(current.region_code):
+            result.errors.append(
+                RowError(
+                    row.row_number,
+                    "credit_code",
+                    "import.outside_jurisdiction",
+                    f"统一社会信用代码 {row.credit_code} 已登记为“{current.name}”，"
+                    f"其登记管理机关不在您的管辖范围内 / the organization is registered outside "
+                    "your jurisdiction",
+                    {"credit_code": row.credit_code, "region_code": current.region_code},
+                )
+            )
+        elif authority is None:
             result.errors.append(
                 RowError(
                     row.row_number,
@@ -98,7 +136,7 @@ async def apply_import(
                     f"代码中的行政区划 {row.region_code} 也没有对应的机关",
                 )
             )
-        elif own is not None and not any(region_within(authority.region_code, code) for code in own):
+        elif not within_own(authority.region_code):
             result.errors.append(
                 RowError(
                     row.row_number,
@@ -110,14 +148,8 @@ async def apply_import(
         else:
             resolved.append((row, authority))
 
-    existing: dict[str, Organization] = {}
-    codes = [row.credit_code for row, _ in resolved]
-    for start in range(0, len(codes), BATCH):
-        for org in await Organization.filter(credit_code__in=codes[start : start + BATCH]):
-            existing[org.credit_code] = org
-
     to_create: list[Organization] = []
-    to_update: list[tuple[Organization, dict[str, Any]]] = []
+    to_update: list[tuple[Organization, dict[str, Any], dict[str, Any]]] = []
     for row, authority in resolved:
         values = {name: getattr(row, name) for name in IMPORTED_FIELDS}
         values.update(authority=authority, region_code=authority.region_code)
@@ -139,7 +171,7 @@ async def apply_import(
         if before == after:
             result.unchanged += 1
         else:
-            to_update.append((current, values))
+            to_update.append((current, values, _audit_values(_record_of(current))))
     result.created, result.updated = len(to_create), len(to_update)
     result.errors.sort(key=lambda e: e.row_number)
     if not apply or result.errors:
@@ -147,12 +179,12 @@ async def apply_import(
 
     async with in_transaction():
         await Organization.bulk_create(to_create, batch_size=BATCH)
-        for org, values in to_update:
+        for org, values, _ in to_update:
             for name, value in values.items():
                 setattr(org, name, value)
         if to_update:
             await Organization.bulk_update(
-                [org for org, _ in to_update],
+                [org for org, _, _ in to_update],
                 fields=[*IMPORTED_FIELDS, "authority_id", "region_code"],
                 batch_size=BATCH,
             )
@@ -172,7 +204,7 @@ async def apply_import(
                 target_type="Organization",
                 target_id=str(created_ids.get(o.credit_code, o.credit_code)),
                 before=None,
-                after={"credit_code": o.credit_code, "name": o.name},
+                after=_audit_values(_record_of(o)),
                 reason="批量导入",
             )
             for o in to_create
@@ -182,20 +214,20 @@ async def apply_import(
                 action="organization.import_update",
                 target_type="Organization",
                 target_id=str(o.id),
-                before=None,
-                after={"credit_code": o.credit_code, "name": o.name},
+                before=before,
+                after=_audit_values(_record_of(o)),
                 reason="批量导入",
             )
-            for o, _ in to_update
+            for o, _, before in to_update
         ]
         await AuditEntry.bulk_create(entries, batch_size=BATCH)
         await search_index.sync(
-            credit_codes=[o.credit_code for o in to_create] + [o.credit_code for o, _ in to_update]
+            credit_codes=[o.credit_code for o in to_create] + [o.credit_code for o, _, _ in to_update]
         )
     result.applied = True
     # Only updated organizations can have a cached view; new ones have never been read.
     pipe = cache.client.pipeline(transaction=False)
-    for code in (o.credit_code for o, _ in to_update):
+    for code in (o.credit_code for o, _, _ in to_update):
         pipe.incr(cache.key(f"org:gen:{code}"))
     pipe.incr(cache.key("org:search-gen"))
     await pipe.execute()
