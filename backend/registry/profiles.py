@@ -273,6 +273,11 @@ async def invalidate(*, cache: Cache, credit_code: str) -> None:
     await cache.client.incr(cache.key("org:search-gen"))
 
 
+async def invalidate_search(*, cache: Cache) -> None:
+    """Make every process recompute search pages (organizations were added). After the commit."""
+    await cache.client.incr(cache.key("org:search-gen"))
+
+
 async def get_profile_bytes(*, cache: Cache, credit_code: str, today: date) -> bytes:
     """The public profile as JSON bytes, or OrganizationNotFound."""
     if len(credit_code) != 18 or not credit_code.isalnum() or not credit_code.isascii():

@@ -77,7 +77,7 @@ async def verify(request: Request) -> HTTPResponse:
 async def _current_url(request: Request, code: str) -> tuple[str, QrCodeVersion, Organization]:
     container = request.app.ctx.container
     organization = await registry_service.get_organization(code=code)
-    version = await qr.current_code(organization=organization, cipher=container.cipher)
+    version = await qr.current_code(organization=organization)
     return qrtoken.build_url(container.settings.public_base_url, version.token), version, organization
 
 
@@ -136,7 +136,7 @@ async def get_wxacode(request: Request, code: str) -> HTTPResponse:
     """The mini-program code (getwxacodeunlimit) that opens the organization's profile."""
     container = request.app.ctx.container
     organization = await registry_service.get_organization(code=code)
-    version = await qr.current_code(organization=organization, cipher=container.cipher)
+    version = await qr.current_code(organization=organization)
     # The scene holds at most 32 characters: the credit code and the version fit; the page
     # re-verifies through the API, so nothing secret needs to be in it.
     png = await container.wechat.get_wxa_code_unlimited(

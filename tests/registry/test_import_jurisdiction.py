@@ -15,7 +15,7 @@ from backend.audit.models import AuditEntry
 from backend.registry import importer, imports, reference
 from backend.registry.models import Authority, Organization, OrgStatus
 from tests.conftest import error_code, login
-from tests.factories import make_org, make_user
+from tests.factories import factory_cipher, make_org, make_user
 from tests.registry.fixtures_import import CN_HEADER, csv_bytes, make_code, row
 
 NANSHAN = "深圳市南山区民政局"
@@ -23,7 +23,9 @@ NANSHAN = "深圳市南山区民政局"
 
 async def _apply(data: bytes, *, cache, actor, apply: bool):
     parsed = importer.parse_bytes(data, filename="export.csv")
-    return await imports.apply_import(parsed=parsed, actor=actor, apply=apply, cache=cache)
+    return await imports.apply_import(
+        parsed=parsed, actor=actor, apply=apply, cipher=factory_cipher(), cache=cache
+    )
 
 
 async def _nanshan_officer() -> User:
