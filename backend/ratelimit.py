@@ -12,4 +12,7 @@ async def enforce(
     """Count one hit on ``key``; raise ``error`` once the window holds more than ``limit`` hits."""
     hits = await cache.incr(f"rate:{key}", ttl=window_seconds)
     if hits > limit:
-        raise error(details={"retry_after_seconds": window_seconds}, retry_after=window_seconds)
+        # What is left of the window, in whole seconds (rounded up), not the window's length.
+        left_ms = await cache.client.pttl(cache.key(f"rate:{key}"))
+        retry_after = max(1, min(window_seconds, -(-int(left_ms) // 1000))) if left_ms > 0 else window_seconds
+        raise error(details={"retry_after_seconds": retry_after}, retry_after=retry_after)
