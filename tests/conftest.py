@@ -24,6 +24,7 @@ from tortoise import Tortoise, connections
 from backend import invalidation
 from backend.cache import Cache, create_cache
 from backend.config import Settings
+from backend.crypto import PersonalDataCipher
 from backend.db import apply_migrations, close_db, init_db, normalize_db_url
 from backend.partybuilding import checkins
 from backend.registry import profiles, reference
@@ -133,6 +134,12 @@ def settings(database_url: str, emulator: WeChatEmulator) -> Settings:
         login_rate_limit_per_minute=100,
         log_level="WARNING",
     )
+
+
+@pytest.fixture(scope="session")
+def cipher(settings: Settings) -> PersonalDataCipher:
+    """The app's cipher (it decrypts the QR signing key, too)."""
+    return PersonalDataCipher(settings.fernet_key)
 
 
 @pytest.fixture(autouse=True)

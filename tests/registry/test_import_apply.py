@@ -9,7 +9,7 @@ from pathlib import Path
 
 from backend.registry import importer, imports, reference
 from backend.registry.models import Authority, Organization
-from tests.factories import make_authority, make_user
+from tests.factories import factory_cipher, make_authority, make_user
 from tests.registry.fixtures_import import CN_HEADER, csv_bytes, make_code, row
 
 DEMO = Path(__file__).resolve().parents[2] / "backend" / "demo_data" / "organizations.csv"
@@ -17,7 +17,9 @@ DEMO = Path(__file__).resolve().parents[2] / "backend" / "demo_data" / "organiza
 
 async def _apply(data: bytes, *, cache, apply=True, actor=None, filename="export.csv"):
     parsed = importer.parse_bytes(data, filename=filename)
-    return await imports.apply_import(parsed=parsed, actor=actor, apply=apply, cache=cache)
+    return await imports.apply_import(
+        parsed=parsed, actor=actor, apply=apply, cipher=factory_cipher(), cache=cache
+    )
 
 
 async def test_demo_export_imports_and_a_second_import_changes_nothing(db, cache):
