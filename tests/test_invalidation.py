@@ -111,12 +111,6 @@ async def test_a_revoked_qr_code_whose_redis_bump_is_lost_verifies_as_not_genuin
         assert b'"not_genuine"' in await verdict()
 
 
-def _cipher(settings):
-    from backend.crypto import PersonalDataCipher
-
-    return PersonalDataCipher(settings.fernet_key)
-
-
 @pytest.fixture
 async def dead_cache():
     """A cache whose Redis refuses every connection (nothing listens on its port)."""
