@@ -402,8 +402,8 @@ async def decide(
                 actor=actor,
                 action="credit.proposal_rejected",
                 target=organization,
-                before=None,
-                after={"proposal_id": proposal.id, "rule": proposal.rule_code},
+                before={"proposal_id": proposal.id, "rule": proposal.rule_code, "status": "pending"},
+                after={"proposal_id": proposal.id, "rule": proposal.rule_code, "status": "rejected"},
                 reason=reason,
             )
     return await CreditProposal.get(id=proposal.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from tortoise.transactions import in_transaction
 
 from ..accounts.models import User
@@ -118,6 +119,8 @@ async def apply_import(
 
     to_create: list[Organization] = []
     to_update: list[tuple[Organization, dict[str, Any]]] = []
+    # The audit's before and after of each updated row, as JSON (dates as ISO text).
+    changed: dict[str, tuple[Any, Any]] = {}
     for row, authority in resolved:
         values = {name: getattr(row, name) for name in IMPORTED_FIELDS}
         values.update(authority=authority, region_code=authority.region_code)
@@ -140,6 +143,7 @@ async def apply_import(
             result.unchanged += 1
         else:
             to_update.append((current, values))
+            changed[row.credit_code] = (_plain(before), _plain(after))
     result.created, result.updated = len(to_create), len(to_update)
     result.errors.sort(key=lambda e: e.row_number)
     if not apply or result.errors:
@@ -182,8 +186,8 @@ async def apply_import(
                 action="organization.import_update",
                 target_type="Organization",
                 target_id=str(o.id),
-                before=None,
-                after={"credit_code": o.credit_code, "name": o.name},
+                before=changed[o.credit_code][0],
+                after={"credit_code": o.credit_code, **changed[o.credit_code][1]},
                 reason="批量导入",
             )
             for o, _ in to_update
@@ -200,3 +204,7 @@ async def apply_import(
     pipe.incr(cache.key("org:search-gen"))
     await pipe.execute()
     return result
+
+
+def _plain(values: dict[str, Any]) -> Any:
+    return orjson.loads(orjson.dumps(values, default=str))
