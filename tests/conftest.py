@@ -179,7 +179,9 @@ async def app(db: str, settings: Settings, cache: Cache) -> AsyncIterator[Sanic]
     """The app under test, started once (ASGI lifespan), sharing the test cache."""
     Sanic.test_mode = True
     application = create_app(settings, name=f"gongxin_test_{RUN_ID}", cache=cache)
-    async with LifespanManager(application):
+    # Starting finalizes Sanic's route table, which takes seconds on a loaded 2-core machine: the
+    # default 5 s would fail the whole session there. A safety bound, not a speed assertion.
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
         yield application
 
 

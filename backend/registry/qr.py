@@ -78,17 +78,30 @@ async def active_signing_key(*, cipher: PersonalDataCipher) -> qrtoken.SigningKe
     return qrtoken.SigningKey.from_private_bytes(record.kid, raw)
 
 
-async def rotate_signing_key(*, cipher: PersonalDataCipher) -> qrtoken.SigningKey:
-    """Make a new signing key; earlier keys stop signing but keep verifying what they signed."""
+async def rotate_signing_key(*, cipher: PersonalDataCipher, actor: User | None = None) -> qrtoken.SigningKey:
+    """Make a new signing key; earlier keys stop signing but keep verifying what they signed.
+
+    An admin's rotation (``actor``) is audited; the first key, made on first use, is not a write of anyone's.
+    """
     key = qrtoken.SigningKey.generate()
     async with in_transaction():
+        retired = list(await SigningKeyRecord.filter(active=True).values_list("kid", flat=True))
         await SigningKeyRecord.filter(active=True).update(active=False, retired_at=datetime.now(UTC))
-        await SigningKeyRecord.create(
+        record = await SigningKeyRecord.create(
             kid=key.kid,
             public_key=key.public_key_b64(),
             private_key_encrypted=cipher.encrypt(key.private_bytes().hex()),
             active=True,
         )
+        if actor is not None:
+            await audit_service.record(
+                actor=actor,
+                action="signing_key.rotate",
+                target=record,
+                before={"active": retired},
+                after={"active": [key.kid]},
+                reason="",
+            )
     return key
 
 
@@ -231,6 +244,9 @@ async def reissue(
 async def revoke(*, organization: Organization, actor: User | None, reason: str, cache: Cache) -> int:
     """Revoke the current code without issuing another (a lost or misused code)."""
     async with in_transaction():
+        valid = await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).values_list(
+            "version", flat=True
+        )
         count = await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).update(
             revoked_at=datetime.now(UTC), revoke_reason=reason
         )
@@ -238,8 +254,8 @@ async def revoke(*, organization: Organization, actor: User | None, reason: str,
             actor=actor,
             action="qr.revoke",
             target=organization,
-            before=None,
-            after={"revoked": count},
+            before={"valid_versions": sorted(valid)},
+            after={"revoked": count, "valid_versions": []},
             reason=reason,
         )
         await profiles.record_change(organization.credit_code)

@@ -545,4 +545,4 @@ async def revoke_qr(*, actor: User, code: str, reason: str, cache: Cache) -> int
 async def rotate_signing_key(*, actor: User, cipher: PersonalDataCipher) -> qrtoken.SigningKey:
     """Rotate the QR signing key (platform admins); codes signed before keep verifying."""
     require_platform_admin(actor)
-    return await qr.rotate_signing_key(cipher=cipher)
+    return await qr.rotate_signing_key(cipher=cipher, actor=actor)
