@@ -1,0 +1,261 @@
+"""Signing up: many at once, never beyond capacity, first come first served.
+
+A thousand members press the button in the same second, so the write is built for bursts, like the
+check-in (backend/partybuilding/checkins.py): the sign-ups a process is asked for together (the same
+loop turn, or while its previous batch is on its way) go as one transaction (``Coalescer``, group
+commit): lock the posting's row once (seats.py), read who already has an active sign-up, decide
+every sign-up in arrival order from the posting's two counters, then one multi-row INSERT of the
+sign-ups, one of their outbox events, one UPDATE of the counters, and commit. Other processes wait
+on the row lock, so decisions are taken one batch at a time per posting, whatever the number of
+processes; within a batch, in the order the requests arrived.
+
+Each request gets its own answer: its sign-up (new or the active one it already had), or its own
+refusal (closed, past the deadline, invalid answers), which never fails the others of its batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from .. import db
+from ..batching import Coalescer
+from ..crypto import PersonalDataCipher
+from ..errors import Conflict, DomainError, NotFound, Unprocessable
+from ..events import kinds
+from ..events.models import OutboxEvent
+from . import answers as answers_rules
+from . import seats
+from .models import Admission, Posting, PostingStatus, Signup, SignupStatus
+
+_SIGNUPS = Signup._meta.db_table
+_COLUMNS = (
+    "posting_id, user_id, active_user_id, status, waitlist_position, answers, decision_reason, "
+    "created_at, updated_at"
+)
+
+
+class PostingNotFound(NotFound):
+    code = "posting.not_found"
+    message = "未找到该招募 / No such posting"
+
+
+class PostingNotOpen(Unprocessable):
+    code = "posting.not_open"
+    message = "该招募尚未发布 / This posting is not open for sign-ups"
+
+
+class PostingClosed(Unprocessable):
+    code = "posting.closed"
+    message = "报名已结束 / Sign-ups for this posting are closed"
+
+
+class PostingCancelled(Unprocessable):
+    code = "posting.cancelled"
+    message = "该活动已取消 / This posting was cancelled"
+
+
+class DeadlinePassed(Unprocessable):
+    code = "signup.deadline_passed"
+    message = "已过报名截止时间 / The sign-up deadline has passed"
+
+
+class SignupBusy(Conflict):
+    code = "signup.busy"
+    message = "报名人数较多，请稍后重试 / Many people are signing up; try again"
+
+
+@dataclass(frozen=True, slots=True)
+class SignupResult:
+    """A sign-up as its owner sees it (the answer to POST .../signups)."""
+
+    id: int
+    posting_id: int
+    status: SignupStatus
+    waitlist_position: int | None
+
+    @classmethod
+    def of(cls, signup: Signup) -> SignupResult:
+        return cls(signup.id, signup.posting_id, SignupStatus(signup.status), signup.waitlist_position)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    posting_id: int
+    user_id: int
+    answers: dict[str, Any]
+    now: datetime
+    cipher: PersonalDataCipher
+
+
+Outcome = tuple[SignupResult, bool] | DomainError
+
+
+def refusal(posting: Posting, now: datetime) -> DomainError | None:
+    """Why this posting takes no new sign-ups now, if it does not."""
+    if posting.status == PostingStatus.CLOSED:
+        return PostingClosed()
+    if posting.status == PostingStatus.CANCELLED:
+        return PostingCancelled()
+    if posting.status != PostingStatus.OPEN:
+        return PostingNotOpen()
+    if now > posting.signup_deadline:
+        return DeadlinePassed(details={"signup_deadline": posting.signup_deadline.isoformat()})
+    return None
+
+
+async def _batch(asks: list[_Ask]) -> list[Outcome]:
+    async with in_transaction() as connection:
+        return await _decide(connection, asks)
+
+
+async def _decide(connection: BaseDBAsyncClient, asks: list[_Ask]) -> list[Outcome]:
+    postings = await seats.lock(connection, [a.posting_id for a in asks])
+    names = await seats.organization_names(connection, list(postings.values()))
+    active = {
+        (s.posting_id, s.user_id): s
+        for s in await Signup.filter(
+            posting_id__in=list(postings), active_user_id__in=list({a.user_id for a in asks})
+        ).using_db(connection)
+    }
+    outcomes: list[Outcome | None] = []
+    new: list[tuple[int, Signup]] = []  # (index of the ask, the sign-up to insert)
+    new_of: dict[tuple[int, int], Signup] = {}
+    for index, ask in enumerate(asks):
+        key = (ask.posting_id, ask.user_id)
+        posting = postings.get(ask.posting_id)
+        if posting is None:
+            outcomes.append(PostingNotFound())
+            continue
+        if key in active:  # a repeat: answered with the active sign-up, never a second one
+            outcomes.append((SignupResult.of(active[key]), False))
+            continue
+        if key in new_of:  # the same person twice in this batch: filled in once it has its id
+            outcomes.append(None)
+            continue
+        refused = refusal(posting, ask.now)
+        if refused is None:
+            try:
+                stored = answers_rules.check(posting.questions, ask.answers, cipher=ask.cipher)
+            except DomainError as exc:
+                refused = exc
+        if refused is not None:
+            outcomes.append(refused)
+            continue
+        signup = Signup(
+            posting_id=posting.id,
+            user_id=ask.user_id,
+            active_user_id=ask.user_id,
+            answers=stored,
+            created_at=ask.now,
+            updated_at=ask.now,
+        )
+        if posting.admission == Admission.APPROVAL:
+            signup.status = SignupStatus.PENDING
+        elif seats.has_seat(posting):
+            signup.status = SignupStatus.CONFIRMED
+            posting.confirmed_count += 1
+        else:
+            signup.status = SignupStatus.WAITLISTED
+            posting.waitlist_count += 1
+            signup.waitlist_position = posting.waitlist_count
+        new.append((index, signup))
+        new_of[key] = signup
+        outcomes.append(None)
+    if new:
+        await _insert(connection, [s for _, s in new])
+        events: list[OutboxEvent] = []
+        for _, s in new:
+            posting = postings[s.posting_id]
+            kind = {
+                SignupStatus.CONFIRMED: kinds.SIGNUP_CONFIRMED,
+                SignupStatus.WAITLISTED: kinds.SIGNUP_WAITLISTED,
+                SignupStatus.PENDING: kinds.SIGNUP_PENDING,
+            }[SignupStatus(s.status)]
+            extra = {"waitlist_position": s.waitlist_position} if s.waitlist_position else {}
+            events.append(
+                seats.event(kind, posting, names[posting.organization_id], s.id, s.user_id, **extra)
+            )
+            if s.status == SignupStatus.CONFIRMED:
+                await seats.make_member(
+                    connection, posting, user_id=s.user_id, signup_id=s.id, today=s.created_at.date()
+                )
+        await seats.save_events(connection, events)
+        for posting_id in {s.posting_id for _, s in new}:
+            await seats.save_counts(connection, postings[posting_id])
+    for index, ask in enumerate(asks):
+        if outcomes[index] is None:
+            made = new_of[(ask.posting_id, ask.user_id)]
+            first = next(i for i, s in new if s is made) == index
+            outcomes[index] = (SignupResult.of(made), first)
+    return [o for o in outcomes if o is not None]
+
+
+async def _insert(connection: BaseDBAsyncClient, signups: list[Signup]) -> None:
+    """One multi-row INSERT ... RETURNING id: the ids, in the rows' order, go back onto the objects."""
+    rows = [
+        {
+            "posting_id": s.posting_id,
+            "user_id": s.user_id,
+            "status": str(s.status),
+            "waitlist_position": s.waitlist_position,
+            "answers": s.answers,
+            "at": s.created_at,
+        }
+        for s in signups
+    ]
+    if db.dialect() == "postgres":
+        returned = await connection.execute_query_dict(
+            f"INSERT INTO {_SIGNUPS} ({_COLUMNS}) "
+            "SELECT i.posting_id, i.user_id, i.user_id, i.status, i.waitlist_position, i.answers, '', "
+            "i.at, i.at "
+            "FROM jsonb_to_recordset($1::jsonb) AS i(posting_id bigint, user_id bigint, "
+            "status text, waitlist_position int, answers jsonb, at timestamptz) "
+            "RETURNING id, posting_id, user_id",
+            [orjson.dumps(rows).decode()],
+        )
+    else:
+        values = ", ".join("(?, ?, ?, ?, ?, ?, '', ?, ?)" for _ in rows)
+        params: list[Any] = []
+        for r in rows:
+            at = Signup._meta.fields_map["created_at"].to_db_value(r["at"], Signup)
+            answers = Signup._meta.fields_map["answers"].to_db_value(r["answers"], Signup)
+            params += [
+                r["posting_id"],
+                r["user_id"],
+                r["user_id"],
+                r["status"],
+                r["waitlist_position"],
+                answers,
+                at,
+                at,
+            ]
+        returned = await connection.execute_query_dict(
+            f"INSERT INTO {_SIGNUPS} ({_COLUMNS}) VALUES {values} RETURNING id, posting_id, user_id", params
+        )
+    ids = {(int(r["posting_id"]), int(r["user_id"])): int(r["id"]) for r in returned}
+    for s in signups:
+        s.id = ids[(s.posting_id, s.user_id)]
+
+
+_writes: Coalescer[_Ask, Outcome] = Coalescer(_batch, max_in_flight=1)
+
+
+async def submit(
+    *,
+    posting_id: int,
+    user_id: int,
+    answers: dict[str, Any],
+    cipher: PersonalDataCipher,
+    now: datetime | None = None,
+) -> tuple[SignupResult, bool]:
+    """Sign up (with the others asking meanwhile); the sign-up and whether it was made now."""
+    outcome = await _writes(_Ask(posting_id, user_id, answers, now or datetime.now(UTC), cipher))
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
