@@ -172,6 +172,7 @@ class SignupRead(BaseModel):
 
 
 class MySignup(SignupRead):
+    answers: dict[str, Any] = Field(description="The member's answers; phone numbers masked")
     posting_title: str
     posting_status: PostingStatus
     starts_at: datetime

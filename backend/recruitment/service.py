@@ -27,6 +27,7 @@ from ..events.models import OutboxEvent
 from ..registry import service as registry_service
 from ..registry.models import Organization
 from ..registry.regions import parse_region, subtree_filter
+from . import answers as answers_rules
 from . import seats, signups
 from .models import (
     ACTIVE_SIGNUP,
@@ -448,6 +449,8 @@ async def my_signups(*, member: User) -> list[dict[str, Any]]:
             "waitlist_position": s.waitlist_position,
             "posting_title": s.posting.title,
             "posting_status": s.posting.status,
+            # Phone numbers masked: in full only for the organization's staff (the roster).
+            "answers": answers_rules.shown(s.posting.questions, s.answers, cipher=None),
             "starts_at": s.posting.starts_at,
             "created_at": s.created_at,
         }
@@ -457,8 +460,6 @@ async def my_signups(*, member: User) -> list[dict[str, Any]]:
 
 async def roster(*, actor: User, posting_id: int, cipher: PersonalDataCipher) -> dict[str, Any]:
     """Everyone signed up, with their answers in full (the organization's staff only)."""
-    from . import answers as answers_rules
-
     posting = await get_posting(posting_id)
     await _require_staff_of(actor, posting.organization_id)
     rows = await Signup.filter(posting_id=posting.id).select_related("user").order_by("id")
