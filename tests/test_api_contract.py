@@ -18,7 +18,7 @@ from tests.factories import make_authority, make_org
 METHODS = ("get", "post", "put", "patch", "delete")
 # Routes with a JSON body that any signed-in member (or anyone) may call: a malformed body is theirs to
 # hear about (400/422). Every other route with a body needs a role, and answers a member 403 first.
-MEMBER_BODY_ROUTES = {"login", "bindPhone", "checkIn", "requestLeave", "requestMakeup"}
+MEMBER_BODY_ROUTES = {"login", "bindPhone", "checkIn", "requestLeave", "requestMakeup", "signUp"}
 
 
 @pytest.fixture
@@ -140,6 +140,7 @@ async def test_a_member_hears_403_before_anything_about_a_malformed_body_on_ever
         assert response.status_code == 403, (method, path, response.text)
         checked.append(op["operationId"])
     assert {"createOrg", "grantRole", "createActivity", "decideProposal", "importOrgs"} <= set(checked)
+    assert {"createPosting", "closePosting", "cancelPosting", "decidePosting", "decideSignup"} <= set(checked)
     proposals = await client.get("/api/v1/credit/proposals", params={"status": "bogus"}, headers=member)
     assert proposals.status_code == 403
     assert error_code(proposals) == "auth.officer_required"
@@ -192,6 +193,7 @@ async def test_personal_data_is_never_stored_by_a_cache(client):
         login_response,
         await client.get("/api/v1/me", headers=headers),
         await client.get("/api/v1/me/checkins", headers=headers),
+        await client.get("/api/v1/me/signups", headers=headers),
         await client.delete("/api/v1/me/phone", headers=headers),
     ]
     for response in answers:

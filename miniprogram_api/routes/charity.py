@@ -40,7 +40,7 @@ from backend.errors import BadRequest, NotFound
 from ..auth import login_required
 from ..h5.project import render_project_page
 from ..h5.render import render_error_page
-from ..openapi import json_body, parse_query, responds
+from ..openapi import json_body, parse_query, refuses, responds
 from ..responses import json_bytes
 from .pages import PAGE_HEADERS
 
@@ -318,7 +318,7 @@ FILE_RESPONSE = {
 @login_required
 @openapi.parameter("format", str, description="xlsx (default) or csv")
 @openapi.response(200, FILE_RESPONSE, "The filing in the charity platform's layout")
-@responds(401, None, "Not logged in", 403, 404, 422)
+@refuses(401, 403, 404, 422)
 async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
     """A project's filing export (staff, officers of its jurisdiction)."""
     query = parse_query(request, ExportQuery)
@@ -334,7 +334,7 @@ async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
 @login_required
 @openapi.parameter("format", str, description="xlsx (default) or csv")
 @openapi.response(200, FILE_RESPONSE, "The year's projects in the charity platform's layout")
-@responds(401, None, "Not logged in", 403, 404, 422)
+@refuses(401, 403, 404, 422)
 async def get_organization_filing(request: Request, code: str, year: int) -> HTTPResponse:
     """An organization-year's filing export (staff, officers of its jurisdiction)."""
     query = parse_query(request, ExportQuery)
