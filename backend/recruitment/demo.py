@@ -71,7 +71,7 @@ async def load(*, settings: Settings, org_code: str) -> list[str]:
     left = SEATS - latest.confirmed_count if latest.capacity else None
     return [
         *lines,
-        f"demo posting:             {base}/api/v1/postings/{latest.id} ({left} of {latest.capacity} seats left); "
-        f"sign up with POST {base}/api/v1/postings/{latest.id}/signups as any member, "
-        f"its roster as dev-bob: GET .../signups",
+        f"demo posting:             {base}/api/v1/postings/{latest.id} "
+        f"({left} of {latest.capacity} seats left); sign up with POST {base}/api/v1/postings/{latest.id}"
+        f"/signups as any member, its roster as dev-bob: GET .../signups",
     ]

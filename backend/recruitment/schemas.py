@@ -121,7 +121,9 @@ class PostingQuery(Strict):
     org: str | None = Field(default=None, min_length=18, max_length=18, description="Credit code")
     kind: PostingKind | None = None
     status: Literal["open", "closed", "cancelled"] | None = None
-    cursor: int | None = Field(default=None, ge=1, lt=2**63, description="next_cursor of the previous page")
+    cursor: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="next_cursor of the previous page"
+    )
 
 
 class ExportQuery(Strict):
