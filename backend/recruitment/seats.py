@@ -19,16 +19,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from .. import db
-from ..events.models import OutboxEvent
+from ..events.models import OutboxEvent, OutboxStatus
 from ..registry.models import Organization
 from .models import Member, MemberCounter, MemberStatus, Posting, PostingKind, Signup, SignupStatus
 
 _POSTINGS = Posting._meta.db_table
 _SIGNUPS = Signup._meta.db_table
 _COUNTERS = MemberCounter._meta.db_table
+_OUTBOX = OutboxEvent._meta.db_table
+_OUTBOX_COLUMNS = "kind, payload, recipients, idempotency_key, status, attempts, available_at, created_at"
 
 
 async def lock(connection: BaseDBAsyncClient, posting_ids: list[int]) -> dict[int, Posting]:
@@ -67,12 +70,22 @@ def payload(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An outbox event to insert (plain values: a burst writes a thousand of them)."""
+
+    kind: str
+    payload: dict[str, Any]
+    recipients: list[int]
+    idempotency_key: str
+
+
 def event(
     kind: str, posting: Posting, organization: str, signup_id: int, user_id: int, **extra: Any
-) -> OutboxEvent:
+) -> NewEvent:
     """The outbox event of one sign-up's change (idempotent per sign-up and kind)."""
     status = extra.pop("status", kind.split(".", 1)[1])
-    return OutboxEvent(
+    return NewEvent(
         kind=kind,
         payload=payload(posting, organization, signup_id=signup_id, status=status, **extra),
         recipients=[user_id],
@@ -80,9 +93,42 @@ def event(
     )
 
 
-async def save_events(connection: BaseDBAsyncClient, events: list[OutboxEvent]) -> None:
-    if events:
-        await OutboxEvent.bulk_create(events, ignore_conflicts=True, using_db=connection)
+async def save_events(connection: BaseDBAsyncClient, events: list[NewEvent]) -> None:
+    """Insert the events (a repeated idempotency key is skipped): one statement, plain values."""
+    if not events:
+        return
+    now = datetime.now(UTC)
+    if db.dialect() == "postgres":
+        rows = [
+            {"kind": e.kind, "payload": e.payload, "recipients": e.recipients, "key": e.idempotency_key}
+            for e in events
+        ]
+        await connection.execute_query(
+            f"INSERT INTO {_OUTBOX} ({_OUTBOX_COLUMNS}) "
+            "SELECT i.kind, i.payload, i.recipients, i.key, $2::text, 0, $3, $3 "
+            "FROM jsonb_to_recordset($1::jsonb) AS i(kind text, payload jsonb, recipients jsonb, key text) "
+            "ON CONFLICT (idempotency_key) DO NOTHING",
+            [orjson.dumps(rows).decode(), OutboxStatus.PENDING.value, now],
+        )
+        return
+    fields = OutboxEvent._meta.fields_map
+    at = fields["created_at"].to_db_value(now, OutboxEvent)
+    params: list[Any] = []
+    for e in events:
+        params += [
+            e.kind,
+            fields["payload"].to_db_value(e.payload, OutboxEvent),
+            fields["recipients"].to_db_value(e.recipients, OutboxEvent),
+            e.idempotency_key,
+            OutboxStatus.PENDING.value,
+            at,
+            at,
+        ]
+    values = ", ".join("(?, ?, ?, ?, ?, 0, ?, ?)" for _ in events)
+    await connection.execute_query(
+        f"INSERT INTO {_OUTBOX} ({_OUTBOX_COLUMNS}) VALUES {values} ON CONFLICT (idempotency_key) DO NOTHING",
+        params,
+    )
 
 
 async def save_counts(connection: BaseDBAsyncClient, posting: Posting) -> None:

@@ -28,7 +28,6 @@ from ..batching import Coalescer
 from ..crypto import PersonalDataCipher
 from ..errors import Conflict, DomainError, NotFound, Unprocessable
 from ..events import kinds
-from ..events.models import OutboxEvent
 from . import answers as answers_rules
 from . import seats
 from .models import Admission, Posting, PostingStatus, Signup, SignupStatus
@@ -79,10 +78,6 @@ class SignupResult:
     status: SignupStatus
     waitlist_position: int | None
 
-    @classmethod
-    def of(cls, signup: Signup) -> SignupResult:
-        return cls(signup.id, signup.posting_id, SignupStatus(signup.status), signup.waitlist_position)
-
 
 @dataclass(frozen=True, slots=True)
 class _Ask:
@@ -114,18 +109,41 @@ async def _batch(asks: list[_Ask]) -> list[Outcome]:
         return await _decide(connection, asks)
 
 
+@dataclass(slots=True)
+class _New:
+    """A sign-up decided in this batch, to insert (plain values, not an ORM object: a burst makes many)."""
+
+    posting_id: int
+    user_id: int
+    status: SignupStatus
+    waitlist_position: int | None
+    answers: dict[str, Any]
+    at: datetime
+    id: int = 0
+
+    def result(self) -> SignupResult:
+        return SignupResult(self.id, self.posting_id, self.status, self.waitlist_position)
+
+
+_EVENT_OF = {
+    SignupStatus.CONFIRMED: kinds.SIGNUP_CONFIRMED,
+    SignupStatus.WAITLISTED: kinds.SIGNUP_WAITLISTED,
+    SignupStatus.PENDING: kinds.SIGNUP_PENDING,
+}
+
+
 async def _decide(connection: BaseDBAsyncClient, asks: list[_Ask]) -> list[Outcome]:
     postings = await seats.lock(connection, [a.posting_id for a in asks])
-    names = await seats.organization_names(connection, list(postings.values()))
     active = {
-        (s.posting_id, s.user_id): s
-        for s in await Signup.filter(
+        (int(posting_id), int(user_id)): SignupResult(int(i), int(posting_id), SignupStatus(status), position)
+        for i, posting_id, user_id, status, position in await Signup.filter(
             posting_id__in=list(postings), active_user_id__in=list({a.user_id for a in asks})
-        ).using_db(connection)
+        )
+        .using_db(connection)
+        .values_list("id", "posting_id", "user_id", "status", "waitlist_position")
     }
     outcomes: list[Outcome | None] = []
-    new: list[tuple[int, Signup]] = []  # (index of the ask, the sign-up to insert)
-    new_of: dict[tuple[int, int], Signup] = {}
+    new: dict[tuple[int, int], tuple[int, _New]] = {}  # (posting, user) -> (index of its first ask, row)
     for index, ask in enumerate(asks):
         key = (ask.posting_id, ask.user_id)
         posting = postings.get(ask.posting_id)
@@ -133,9 +151,9 @@ async def _decide(connection: BaseDBAsyncClient, asks: list[_Ask]) -> list[Outco
             outcomes.append(PostingNotFound())
             continue
         if key in active:  # a repeat: answered with the active sign-up, never a second one
-            outcomes.append((SignupResult.of(active[key]), False))
+            outcomes.append((active[key], False))
             continue
-        if key in new_of:  # the same person twice in this batch: filled in once it has its id
+        if key in new:  # the same person twice in this batch: filled in once it has its id
             outcomes.append(None)
             continue
         refused = refusal(posting, ask.now)
@@ -147,69 +165,55 @@ async def _decide(connection: BaseDBAsyncClient, asks: list[_Ask]) -> list[Outco
         if refused is not None:
             outcomes.append(refused)
             continue
-        signup = Signup(
-            posting_id=posting.id,
-            user_id=ask.user_id,
-            active_user_id=ask.user_id,
-            answers=stored,
-            created_at=ask.now,
-            updated_at=ask.now,
-        )
-        if posting.admission == Admission.APPROVAL:
-            signup.status = SignupStatus.PENDING
-        elif seats.has_seat(posting):
-            signup.status = SignupStatus.CONFIRMED
-            posting.confirmed_count += 1
-        else:
-            signup.status = SignupStatus.WAITLISTED
-            posting.waitlist_count += 1
-            signup.waitlist_position = posting.waitlist_count
-        new.append((index, signup))
-        new_of[key] = signup
+        row = _New(posting.id, ask.user_id, SignupStatus.PENDING, None, stored, ask.now)
+        if posting.admission != Admission.APPROVAL:
+            if seats.has_seat(posting):
+                row.status = SignupStatus.CONFIRMED
+                posting.confirmed_count += 1
+            else:
+                row.status = SignupStatus.WAITLISTED
+                posting.waitlist_count += 1
+                row.waitlist_position = posting.waitlist_count
+        new[key] = (index, row)
         outcomes.append(None)
     if new:
-        await _insert(connection, [s for _, s in new])
-        events: list[OutboxEvent] = []
-        for _, s in new:
-            posting = postings[s.posting_id]
-            kind = {
-                SignupStatus.CONFIRMED: kinds.SIGNUP_CONFIRMED,
-                SignupStatus.WAITLISTED: kinds.SIGNUP_WAITLISTED,
-                SignupStatus.PENDING: kinds.SIGNUP_PENDING,
-            }[SignupStatus(s.status)]
-            extra = {"waitlist_position": s.waitlist_position} if s.waitlist_position else {}
-            events.append(
-                seats.event(kind, posting, names[posting.organization_id], s.id, s.user_id, **extra)
-            )
-            if s.status == SignupStatus.CONFIRMED:
+        rows = [row for _, row in new.values()]
+        await _insert(connection, rows)
+        names = await seats.organization_names(connection, list(postings.values()))
+        events = []
+        for row in rows:
+            posting = postings[row.posting_id]
+            extra = {"waitlist_position": row.waitlist_position} if row.waitlist_position else {}
+            name = names[posting.organization_id]
+            events.append(seats.event(_EVENT_OF[row.status], posting, name, row.id, row.user_id, **extra))
+            if row.status == SignupStatus.CONFIRMED:
                 await seats.make_member(
-                    connection, posting, user_id=s.user_id, signup_id=s.id, today=s.created_at.date()
+                    connection, posting, user_id=row.user_id, signup_id=row.id, today=row.at.date()
                 )
         await seats.save_events(connection, events)
-        for posting_id in {s.posting_id for _, s in new}:
+        for posting_id in {row.posting_id for row in rows}:
             await seats.save_counts(connection, postings[posting_id])
     for index, ask in enumerate(asks):
         if outcomes[index] is None:
-            made = new_of[(ask.posting_id, ask.user_id)]
-            first = next(i for i, s in new if s is made) == index
-            outcomes[index] = (SignupResult.of(made), first)
+            first, row = new[(ask.posting_id, ask.user_id)]
+            outcomes[index] = (row.result(), first == index)
     return [o for o in outcomes if o is not None]
 
 
-async def _insert(connection: BaseDBAsyncClient, signups: list[Signup]) -> None:
-    """One multi-row INSERT ... RETURNING id: the ids, in the rows' order, go back onto the objects."""
-    rows = [
-        {
-            "posting_id": s.posting_id,
-            "user_id": s.user_id,
-            "status": str(s.status),
-            "waitlist_position": s.waitlist_position,
-            "answers": s.answers,
-            "at": s.created_at,
-        }
-        for s in signups
-    ]
+async def _insert(connection: BaseDBAsyncClient, rows: list[_New]) -> None:
+    """One multi-row INSERT ... RETURNING id: the ids go back onto the rows."""
     if db.dialect() == "postgres":
+        batch = [
+            {
+                "posting_id": r.posting_id,
+                "user_id": r.user_id,
+                "status": r.status.value,
+                "waitlist_position": r.waitlist_position,
+                "answers": r.answers,
+                "at": r.at,
+            }
+            for r in rows
+        ]
         returned = await connection.execute_query_dict(
             f"INSERT INTO {_SIGNUPS} ({_COLUMNS}) "
             "SELECT i.posting_id, i.user_id, i.user_id, i.status, i.waitlist_position, i.answers, '', "
@@ -217,30 +221,31 @@ async def _insert(connection: BaseDBAsyncClient, signups: list[Signup]) -> None:
             "FROM jsonb_to_recordset($1::jsonb) AS i(posting_id bigint, user_id bigint, "
             "status text, waitlist_position int, answers jsonb, at timestamptz) "
             "RETURNING id, posting_id, user_id",
-            [orjson.dumps(rows).decode()],
+            [orjson.dumps(batch).decode()],
         )
     else:
-        values = ", ".join("(?, ?, ?, ?, ?, ?, '', ?, ?)" for _ in rows)
+        fields = Signup._meta.fields_map
         params: list[Any] = []
         for r in rows:
-            at = Signup._meta.fields_map["created_at"].to_db_value(r["at"], Signup)
-            answers = Signup._meta.fields_map["answers"].to_db_value(r["answers"], Signup)
+            at = fields["created_at"].to_db_value(r.at, Signup)
+            answers = fields["answers"].to_db_value(r.answers, Signup)
             params += [
-                r["posting_id"],
-                r["user_id"],
-                r["user_id"],
-                r["status"],
-                r["waitlist_position"],
+                r.posting_id,
+                r.user_id,
+                r.user_id,
+                r.status.value,
+                r.waitlist_position,
                 answers,
                 at,
                 at,
             ]
+        values = ", ".join("(?, ?, ?, ?, ?, ?, '', ?, ?)" for _ in rows)
         returned = await connection.execute_query_dict(
             f"INSERT INTO {_SIGNUPS} ({_COLUMNS}) VALUES {values} RETURNING id, posting_id, user_id", params
         )
     ids = {(int(r["posting_id"]), int(r["user_id"])): int(r["id"]) for r in returned}
-    for s in signups:
-        s.id = ids[(s.posting_id, s.user_id)]
+    for r in rows:
+        r.id = ids[(r.posting_id, r.user_id)]
 
 
 _writes: Coalescer[_Ask, Outcome] = Coalescer(_batch, max_in_flight=1)
