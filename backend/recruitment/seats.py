@@ -27,18 +27,27 @@ from ..events.models import OutboxEvent, OutboxStatus
 from ..registry.models import Organization
 from .models import Member, MemberCounter, MemberStatus, Posting, PostingKind, Signup, SignupStatus
 
-_POSTINGS = Posting._meta.db_table
+POSTINGS = _POSTINGS = Posting._meta.db_table
 _SIGNUPS = Signup._meta.db_table
 _COUNTERS = MemberCounter._meta.db_table
-_OUTBOX = OutboxEvent._meta.db_table
-_OUTBOX_COLUMNS = "kind, payload, recipients, idempotency_key, status, attempts, available_at, created_at"
+OUTBOX = _OUTBOX = OutboxEvent._meta.db_table
+OUTBOX_COLUMNS = _OUTBOX_COLUMNS = (
+    "kind, payload, recipients, idempotency_key, status, attempts, available_at, created_at"
+)
 
 
 async def lock(connection: BaseDBAsyncClient, posting_ids: list[int]) -> dict[int, Posting]:
     """Lock the postings' rows for the rest of the transaction (in id order: no deadlocks) and read them."""
     ids = sorted(set(posting_ids))
     if db.dialect() == "postgres":
-        rows = await Posting.filter(id__in=ids).select_for_update().order_by("id").using_db(connection)
+        # The organization comes along (its name is in every message), but only the posting is locked.
+        rows = (
+            await Posting.filter(id__in=ids)
+            .select_related("organization")
+            .select_for_update(of=(_POSTINGS,))
+            .order_by("id")
+            .using_db(connection)
+        )
     else:
         marks = ", ".join("?" for _ in ids)
         await connection.execute_query(
@@ -49,6 +58,10 @@ async def lock(connection: BaseDBAsyncClient, posting_ids: list[int]) -> dict[in
 
 
 async def organization_names(connection: BaseDBAsyncClient, postings: list[Posting]) -> dict[int, str]:
+    """The names of the postings' organizations (read with the lock on PostgreSQL, else now)."""
+    loaded = {p.organization_id: p.organization.name for p in postings if "_organization" in p.__dict__}
+    if len(loaded) == len({p.organization_id for p in postings}):
+        return loaded
     ids = {p.organization_id for p in postings}
     pairs = await Organization.filter(id__in=ids).using_db(connection).values_list("id", "name")
     return {int(i): str(n) for i, n in pairs}

@@ -28,6 +28,7 @@ from ..batching import Coalescer
 from ..crypto import PersonalDataCipher
 from ..errors import Conflict, DomainError, NotFound, Unprocessable
 from ..events import kinds
+from ..events.models import OutboxStatus
 from . import answers as answers_rules
 from . import seats
 from .models import Admission, Posting, PostingStatus, Signup, SignupStatus
@@ -178,26 +179,98 @@ async def _decide(connection: BaseDBAsyncClient, asks: list[_Ask]) -> list[Outco
         outcomes.append(None)
     if new:
         rows = [row for _, row in new.values()]
-        await _insert(connection, rows)
         names = await seats.organization_names(connection, list(postings.values()))
-        events = []
+        changed = [postings[i] for i in sorted({row.posting_id for row in rows})]
+        if db.dialect() == "postgres":
+            await _write_postgres(connection, rows, postings, names, changed)
+        else:
+            await _insert(connection, rows)
+            events = [_event(row, postings[row.posting_id], names) for row in rows]
+            await seats.save_events(connection, events)
+            for posting in changed:
+                await seats.save_counts(connection, posting)
         for row in rows:
-            posting = postings[row.posting_id]
-            extra = {"waitlist_position": row.waitlist_position} if row.waitlist_position else {}
-            name = names[posting.organization_id]
-            events.append(seats.event(_EVENT_OF[row.status], posting, name, row.id, row.user_id, **extra))
             if row.status == SignupStatus.CONFIRMED:
                 await seats.make_member(
-                    connection, posting, user_id=row.user_id, signup_id=row.id, today=row.at.date()
+                    connection,
+                    postings[row.posting_id],
+                    user_id=row.user_id,
+                    signup_id=row.id,
+                    today=row.at.date(),
                 )
-        await seats.save_events(connection, events)
-        for posting_id in {row.posting_id for row in rows}:
-            await seats.save_counts(connection, postings[posting_id])
     for index, ask in enumerate(asks):
         if outcomes[index] is None:
             first, row = new[(ask.posting_id, ask.user_id)]
             outcomes[index] = (row.result(), first == index)
     return [o for o in outcomes if o is not None]
+
+
+def _event(row: _New, posting: Posting, names: dict[int, str]) -> seats.NewEvent:
+    extra = {"waitlist_position": row.waitlist_position} if row.waitlist_position else {}
+    return seats.event(
+        _EVENT_OF[row.status], posting, names[posting.organization_id], row.id, row.user_id, **extra
+    )
+
+
+# PostgreSQL: the batch's sign-ups, their events and the postings' counters in one statement (one round
+# trip, where three would each wait their turn on a loaded database). $1: the rows with their events'
+# payloads, which get the new sign-up's id; $2: the events' status; $3: the counters by posting.
+_POSTGRES_WRITE = f"""
+WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
+        posting_id bigint, user_id bigint, status text, waitlist_position int, answers jsonb,
+        at timestamptz, kind text, payload jsonb)
+), signup AS (
+    INSERT INTO {_SIGNUPS} ({_COLUMNS})
+    SELECT i.posting_id, i.user_id, i.user_id, i.status, i.waitlist_position, i.answers, '', i.at, i.at
+    FROM input i
+    RETURNING id, posting_id, user_id
+), event AS (
+    INSERT INTO {seats.OUTBOX} ({seats.OUTBOX_COLUMNS})
+    SELECT i.kind, i.payload || jsonb_build_object('signup_id', s.id), jsonb_build_array(i.user_id),
+           i.kind || ':' || s.id, $2::text, 0, i.at, i.at
+    FROM signup s JOIN input i ON i.posting_id = s.posting_id AND i.user_id = s.user_id
+    ON CONFLICT (idempotency_key) DO NOTHING
+), counters AS (
+    UPDATE {seats.POSTINGS} p
+    SET confirmed_count = c.confirmed, waitlist_count = c.waitlisted, updated_at = now()
+    FROM jsonb_to_recordset($3::jsonb) AS c(id bigint, confirmed int, waitlisted int)
+    WHERE p.id = c.id
+)
+SELECT id, posting_id, user_id FROM signup
+"""
+
+
+async def _write_postgres(
+    connection: BaseDBAsyncClient,
+    rows: list[_New],
+    postings: dict[int, Posting],
+    names: dict[int, str],
+    changed: list[Posting],
+) -> None:
+    batch = []
+    for r in rows:
+        event = _event(r, postings[r.posting_id], names)  # its signup_id is filled in by the statement
+        batch.append(
+            {
+                "posting_id": r.posting_id,
+                "user_id": r.user_id,
+                "status": r.status.value,
+                "waitlist_position": r.waitlist_position,
+                "answers": r.answers,
+                "at": r.at,
+                "kind": event.kind,
+                "payload": event.payload,
+            }
+        )
+    counters = [{"id": p.id, "confirmed": p.confirmed_count, "waitlisted": p.waitlist_count} for p in changed]
+    returned = await connection.execute_query_dict(
+        _POSTGRES_WRITE,
+        [orjson.dumps(batch).decode(), OutboxStatus.PENDING.value, orjson.dumps(counters).decode()],
+    )
+    ids = {(int(r["posting_id"]), int(r["user_id"])): int(r["id"]) for r in returned}
+    for r in rows:
+        r.id = ids[(r.posting_id, r.user_id)]
 
 
 async def _insert(connection: BaseDBAsyncClient, rows: list[_New]) -> None:

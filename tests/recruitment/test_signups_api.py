@@ -202,6 +202,12 @@ async def test_every_state_change_writes_its_event_with_what_its_template_needs(
     for e in events:
         render(e.kind, e.payload)  # raises when a field the template needs is missing
         assert e.recipients
+        assert e.payload["organization"] == org["org"].name and e.payload["posting_id"] == posting["id"]
+    signup_events = [e for e in events if e.kind.startswith("signup.")]
+    assert all(e.idempotency_key == f"{e.kind}:{e.payload['signup_id']}" for e in signup_events)
+    assert (await Signup.get(id=signup_events[0].payload["signup_id"])).user_id == signup_events[
+        0
+    ].recipients[0]
 
 
 async def test_the_public_list_is_newest_first_filtered_and_paged(client, org):
