@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "backend.subscriptions.models",
     "backend.charity.models",
     "backend.invalidation",
+    "backend.recruitment.models",
 ]
 MIGRATIONS_MODULE = "migrations.models"
 

@@ -205,6 +205,18 @@ SCENARIOS: list[Scenario] = [
         "transaction); afterwards 1,000 check-ins and 1,000 checkin.recorded events must be in the "
         "database",
     ),
+    # Recruitment: a posting with 100 seats goes up and a thousand members press the button at once.
+    Scenario(
+        name="signup-burst",
+        method="POST",
+        path="/api/v1/postings/{posting_id}/signups",  # a new open posting of 100 seats; run.py fills the id
+        burst=1000,
+        target=Target(min_ratio=0.3, max_p99_ms=100),
+        description="1,000 different members sign up at once for 100 seats, each exactly once, 64 "
+        "connections (token check, rate limit, then the sign-ups asked together as one transaction under "
+        "the posting's row lock: decisions, sign-ups, outbox events, counters); afterwards exactly 100 "
+        "confirmed and 900 waitlisted at positions 1-900 in sign-up order, 1,000 events",
+    ),
     # Donation disclosure. The import runs first: it fills the project the page scenarios read.
     Scenario(
         name="donations-import-100k",

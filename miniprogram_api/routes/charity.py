@@ -46,7 +46,7 @@ from ..auth import login_required, requires
 from ..h5.project import render_project_page
 from ..h5.render import render_error_page
 from ..headers import no_store
-from ..openapi import json_body, json_content, parse_query, query_params, responds
+from ..openapi import json_body, json_content, parse_query, query_params, refuses, responds
 from ..responses import json_bytes
 from ..schemas import ErrorBody
 from .pages import PAGE_HEADERS
@@ -331,6 +331,7 @@ FILE_RESPONSE = {
 @requires(require_any_staff_or_officer)
 @query_params(ExportQuery)
 @openapi.response(200, FILE_RESPONSE, "The filing in the charity platform's layout")
+@refuses(401, 403, 404, 422)
 async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
     """A project's filing export (staff, officers of its jurisdiction)."""
     query = parse_query(request, ExportQuery)
@@ -346,6 +347,7 @@ async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
 @requires(require_any_staff_or_officer)
 @query_params(ExportQuery)
 @openapi.response(200, FILE_RESPONSE, "The year's projects in the charity platform's layout")
+@refuses(401, 403, 404, 422)
 async def get_organization_filing(request: Request, code: str, year: int) -> HTTPResponse:
     """An organization-year's filing export (staff, officers of its jurisdiction)."""
     query = parse_query(request, ExportQuery)
