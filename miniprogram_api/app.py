@@ -12,7 +12,18 @@ from backend.cache import Cache
 from backend.config import Settings, load_settings
 
 from . import errors, headers, metrics, observability, openapi
-from .routes import accounts, admin, charity, health, officer, pages, partybuilding, registry, subscriptions
+from .routes import (
+    accounts,
+    admin,
+    charity,
+    health,
+    officer,
+    pages,
+    partybuilding,
+    registry,
+    subscriptions,
+    translog,
+)
 from .routes import metrics as metrics_routes
 from .transport import BodyLimits, GongxinRequest
 
@@ -102,6 +113,7 @@ def create_app(
             partybuilding.bp,
             subscriptions.bp,
             charity.bp,
+            translog.bp,
             url_prefix=API_PREFIX,
         )
     )

@@ -15,6 +15,7 @@ from backend.charity import views as charity_views
 from backend.errors import NotFound
 from backend.registry import qr, qrtoken
 from backend.registry.schemas import PublishedKeys
+from backend.translog import keys as log_keys
 
 from ..h5.render import CSP, render_verification_page
 from ..openapi import responds
@@ -52,8 +53,9 @@ async def verification_page(request: Request, token: str) -> HTTPResponse:
 @openapi.tag("pages")
 @responds(200, PublishedKeys, "Ed25519 public keys")
 async def get_published_keys(request: Request) -> HTTPResponse:
-    """The public keys that verify QR codes offline, retired ones included."""
-    return json(await qr.published_keys(), headers={"Cache-Control": "public, max-age=300"})
+    """The public keys that verify QR codes and log checkpoints offline, retired ones included."""
+    document = {**await qr.published_keys(), "log_keys": await log_keys.published()}
+    return json(document, headers={"Cache-Control": "public, max-age=300"})
 
 
 # /docs: Swagger UI from the swagger-ui-bundle package, served from here. No third-party CDN (mainland
