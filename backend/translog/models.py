@@ -31,7 +31,7 @@ class LogKey(Model):
 
 
 class Log(Model):
-    """One organization's log: the next index to assign (its origin is ``<log name>/<credit code>``)."""
+    """The log of one organization: the next index to assign (origin ``<log name>/<credit code>``)."""
 
     organization_id = fields.BigIntField(primary_key=True, generated=False)
     next_index = fields.BigIntField(default=0)
@@ -57,7 +57,7 @@ class Leaf(Model):
 
 
 class Node(Model):
-    """A perfect subtree's hash (level >= 1), written once when its last leaf is integrated."""
+    """The hash of a perfect subtree (level >= 1), written once when its last leaf is integrated."""
 
     id = fields.BigIntField(primary_key=True)
     organization_id = fields.BigIntField()

@@ -39,10 +39,10 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Log',
             fields=[
-                ('organization_id', fields.BigIntField(primary_key=True, unique=True, db_index=True)),
+                ('organization_id', fields.BigIntField(primary_key=True, generated=False, unique=True, db_index=True)),
                 ('next_index', fields.BigIntField(default=0)),
             ],
-            options={'table': 'translog_logs', 'app': 'models', 'pk_attr': 'organization_id', 'table_description': "One organization's log: the next index to assign (its origin is ``<log name>/<credit code>``)."},
+            options={'table': 'translog_logs', 'app': 'models', 'pk_attr': 'organization_id', 'table_description': 'The log of one organization: the next index to assign (origin ``<log name>/<credit code>``).'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -69,13 +69,13 @@ class Migration(migrations.Migration):
                 ('idx', fields.BigIntField()),
                 ('hash', fields.BinaryField()),
             ],
-            options={'table': 'translog_nodes', 'app': 'models', 'unique_together': (('organization_id', 'level', 'idx'),), 'pk_attr': 'id', 'table_description': "A perfect subtree's hash (level >= 1), written once when its last leaf is integrated."},
+            options={'table': 'translog_nodes', 'app': 'models', 'unique_together': (('organization_id', 'level', 'idx'),), 'pk_attr': 'id', 'table_description': 'The hash of a perfect subtree (level >= 1), written once when its last leaf is integrated.'},
             bases=['Model'],
         ),
         ops.CreateModel(
             name='Pending',
             fields=[
-                ('organization_id', fields.BigIntField(primary_key=True, unique=True, db_index=True)),
+                ('organization_id', fields.BigIntField(primary_key=True, generated=False, unique=True, db_index=True)),
             ],
             options={'table': 'translog_pending', 'app': 'models', 'pk_attr': 'organization_id', 'table_description': 'A log with leaves appended but not yet covered by a checkpoint.'},
             bases=['Model'],
@@ -83,7 +83,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Tree',
             fields=[
-                ('organization_id', fields.BigIntField(primary_key=True, unique=True, db_index=True)),
+                ('organization_id', fields.BigIntField(primary_key=True, generated=False, unique=True, db_index=True)),
                 ('size', fields.BigIntField(default=0)),
                 ('root', fields.BinaryField()),
                 ('frontier', fields.BinaryField()),
