@@ -15,6 +15,8 @@ from ..crypto import PersonalDataCipher
 from ..db import dialect
 from ..errors import NotFound, Unprocessable
 from ..registry import service as registry_service
+from ..registry.models import Organization
+from ..registry.profiles import LocalCopies
 from . import keys, merkle, sql
 
 MAX_ENTRIES = 1000
@@ -196,3 +198,25 @@ async def current(*, organization_id: int) -> dict[str, Any] | None:
         return None
     root = bytes(latest["root"])
     return {"size": int(latest["size"]), "root": b64(root), "root_hex": root.hex()}
+
+
+_current: LocalCopies[str, dict[str, Any]] = LocalCopies()
+
+
+async def current_by_code(*, code: str) -> dict[str, Any]:
+    """The latest checkpoint's size and root for the H5 pages (``size`` 0: none yet).
+
+    Each process keeps it for half a second: pages show the checkpoint of at most a second ago.
+    """
+
+    async def load() -> dict[str, Any]:
+        org = await Organization.get_or_none(credit_code=code).values_list("id", flat=True)
+        latest = await current(organization_id=int(str(org))) if org is not None else None
+        return latest or {"size": 0, "root": None, "root_hex": None}
+
+    return await _current.get_or_load(code, load) or {"size": 0}
+
+
+def forget(code: str) -> None:
+    """Drop this process's copy of a log's current checkpoint (after signing a new one)."""
+    _current.pop(code)

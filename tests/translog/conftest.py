@@ -34,3 +34,13 @@ def bridge(client: Any, loop: Any) -> Any:
         return bytes(response.content)
 
     return fetch
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _forget_current_checkpoints() -> None:
+    from backend.translog import service
+
+    service._current.clear()
