@@ -305,15 +305,14 @@ def project_totals(leaves: list[dict[str, Any]]) -> dict[int, dict[str, int]]:
 
 def recompute(entries: list[dict[str, Any]]) -> tuple[list[bytes], list[dict[str, Any]], list[str]]:
     """Leaf hashes and decoded leaves of served entries, and where the served fields differ from the bytes."""
-    hashes, leaves, problems = [], [], []
-    for i, entry in enumerate(entries):
-        data = base64.b64decode(entry["leaf"])
-        hashes.append(leaf_hash(data))
-        decoded = json.loads(data)
-        leaves.append(decoded)
-        served = {k: v for k, v in entry.items() if k not in ("index", "leaf")}
-        if entry.get("index") != i or served != decoded:
-            problems.append(f"entry {i}: the fields served are not the leaf's bytes")
+    datas = [base64.b64decode(entry["leaf"]) for entry in entries]
+    hashes = [hashlib.sha256(b"\x00" + data).digest() for data in datas]
+    leaves: list[dict[str, Any]] = json.loads(b"[" + b",".join(datas) + b"]")  # one parse, not a million
+    problems = [
+        f"entry {i}: the fields served are not the leaf's bytes"
+        for i, (entry, leaf) in enumerate(zip(entries, leaves, strict=True))
+        if entry.get("index") != i or len(entry) != len(leaf) + 2 or not leaf.items() <= entry.items()
+    ]
     return hashes, leaves, problems
 
 

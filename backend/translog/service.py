@@ -99,9 +99,30 @@ async def entries(*, code: str, start: int, end: int | None) -> dict[str, Any]:
     return {"entries": out}
 
 
-async def _tree_size(org: int) -> int:
+# What this process has read, kept because it never changes: a tree only grows (the largest size
+# seen is integrated for good) and a perfect subtree's hash is written once. High nodes are shared by
+# most proofs of a log; low ones are not worth keeping.
+_sizes: dict[int, int] = {}
+_nodes: dict[tuple[int, int, int], bytes] = {}
+CACHED_LEVEL = 8  # nodes covering 256 leaves or more: at most n/256 per log of n leaves
+MAX_CACHED_NODES = 200_000
+
+
+def forget_all() -> None:
+    """Drop every kept size and node (tests, after truncating tables)."""
+    _sizes.clear()
+    _nodes.clear()
+    _current.clear()
+
+
+async def _tree_size(org: int, needed: int = 0) -> int:
+    """The integrated size of the log, read again only when a larger one is asked about."""
+    known = _sizes.get(org, 0)
+    if needed and known >= needed:
+        return known
     rows = await sql.fetch("SELECT size FROM translog_trees WHERE organization_id = $1", org)
-    return int(rows[0]["size"]) if rows else 0
+    _sizes[org] = size = int(rows[0]["size"]) if rows else 0
+    return size
 
 
 _PG_NODES = (
@@ -114,6 +135,20 @@ _PG_NODES = (
 
 async def read_nodes(org: int, nodes: set[merkle.Node]) -> dict[merkle.Node, bytes]:
     """The stored hashes of these perfect subtrees (level 0: leaf hashes), in one query."""
+    kept = {
+        (level, index): _nodes.get((org, level, index)) for level, index in nodes if level >= CACHED_LEVEL
+    }
+    known = {node: value for node, value in kept.items() if value is not None}
+    found = await _read_stored(org, nodes - known.keys()) if len(known) < len(nodes) else {}
+    if len(_nodes) > MAX_CACHED_NODES:
+        _nodes.clear()
+    for (level, index), value in found.items():
+        if level >= CACHED_LEVEL:
+            _nodes[(org, level, index)] = value
+    return {**found, **known}
+
+
+async def _read_stored(org: int, nodes: set[merkle.Node]) -> dict[merkle.Node, bytes]:
     leaves = sorted(index for level, index in nodes if level == 0)
     inner = sorted((level, index) for level, index in nodes if level > 0)
     if dialect() == "postgres":
@@ -131,7 +166,9 @@ async def read_nodes(org: int, nodes: set[merkle.Node]) -> dict[merkle.Node, byt
     found = {(int(r["level"]), int(r["idx"])): bytes(r["hash"]) for r in rows}
     missing = nodes - found.keys()
     if missing:
-        raise RuntimeError(f"log {org}: stored nodes missing: {sorted(missing)[:5]}")
+        # Never expected below an integrated size; answered as beyond the checkpoint, never a 500.
+        _sizes.pop(org, None)
+        raise BeyondCheckpoint(details={"missing_nodes": len(missing)})
     return found
 
 
@@ -141,14 +178,14 @@ async def _proof(org: int, ranges: list[merkle.Range]) -> list[bytes]:
 
 async def inclusion_proof_of(org: int, *, index: int, size: int) -> list[bytes]:
     """The inclusion proof of leaf ``index`` in the tree of ``size`` leaves (integrated)."""
-    if size > await _tree_size(org) or not 0 <= index < size:
+    if size > await _tree_size(org, size) or not 0 <= index < size:
         raise BeyondCheckpoint(details={"index": index, "size": size})
     return await _proof(org, merkle.inclusion_ranges(index, size))
 
 
 async def consistency_proof_of(org: int, *, first: int, second: int) -> list[bytes]:
     """The consistency proof from the tree of ``first`` leaves to the tree of ``second``."""
-    if second > await _tree_size(org) or not 0 < first <= second:
+    if second > await _tree_size(org, second) or not 0 < first <= second:
         raise BeyondCheckpoint(details={"first": first, "second": second})
     return await _proof(org, merkle.consistency_ranges(first, second))
 

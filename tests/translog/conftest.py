@@ -43,4 +43,4 @@ import pytest  # noqa: E402
 def _forget_current_checkpoints() -> None:
     from backend.translog import service
 
-    service._current.clear()
+    service.forget_all()
