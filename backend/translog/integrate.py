@@ -31,6 +31,8 @@ from .note import NoteSigner, checkpoint_body
 log = logging.getLogger("gongxin.translog")
 INTERVAL = 0.25
 BATCH_LOGS = 200
+# Logs integrated at once by one process (a connection each): many busy logs stay within the second.
+CONCURRENCY = 4
 HASH = 32
 
 
@@ -133,24 +135,28 @@ async def integrate_log(organization_id: int, *, name: str, signer: NoteSigner, 
     return size
 
 
-async def integrate_pending(*, name: str, cipher: PersonalDataCipher, limit: int = BATCH_LOGS) -> int:
-    """Integrate every pending log (up to ``limit``); how many were integrated."""
+async def integrate_pending(
+    *, name: str, cipher: PersonalDataCipher, limit: int = BATCH_LOGS, concurrency: int = CONCURRENCY
+) -> int:
+    """Integrate every pending log (up to ``limit``, ``concurrency`` at once); how many were integrated."""
     rows = await sql.fetch("SELECT organization_id FROM translog_pending LIMIT $1", limit)
     if not rows:
         return 0
     record, signer = await keys.signer(name=name, cipher=cipher)
-    done = 0
-    for row in rows:
-        organization_id = int(row["organization_id"])
-        try:
-            size = await integrate_log(organization_id, name=name, signer=signer, key_id=record.key_id)
-        except Exception:
-            # One log failing (a concurrent integrator won a race, a gap) must not hold up the others.
-            log.exception("transparency log: integrating log %s failed (retried)", organization_id)
-            continue
-        if size is not None:
-            done += 1
-    return done
+    gate = asyncio.Semaphore(concurrency if dialect() == "postgres" else 1)  # SQLite: one writer
+
+    async def one(organization_id: int) -> bool:
+        async with gate:
+            try:
+                size = await integrate_log(organization_id, name=name, signer=signer, key_id=record.key_id)
+            except Exception:
+                # One log failing (a concurrent integrator won a race, a gap) must not hold up the others.
+                log.exception("transparency log: integrating log %s failed (retried)", organization_id)
+                return False
+            return size is not None
+
+    done = await asyncio.gather(*(one(int(row["organization_id"])) for row in rows))
+    return sum(done)
 
 
 class Checkpointer:
