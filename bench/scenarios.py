@@ -250,6 +250,35 @@ SCENARIOS: list[Scenario] = [
         description="staff record donations one by one, each new (entry, totals, month, outbox event, "
         "audit, two cache counters, in one transaction)",
     ),
+    # The transparency log (bench/translog_bench.py, run with the server's environment).
+    Scenario(
+        name="translog-appends",
+        method="CLI",
+        path="backend.translog.log.append",
+        command="translog_appends",
+        target=Target(min_rps=2000),
+        description="leaves appended per second by one process, each in its own transaction, 10 s, "
+        "the checkpointer beside them; one log (appends to one log wait for each other's commit) and "
+        "64 logs; the req/s column is appends per second",
+    ),
+    Scenario(
+        name="translog-proofs",
+        method="CLI",
+        path="backend.translog.service",
+        command="translog_proofs",
+        target=Target(max_seconds=0.001),
+        description="median time of an inclusion proof (random leaf) and of a consistency proof "
+        "(random first size) in a 1,000,000-entry log, read from stored nodes in the server's process",
+    ),
+    Scenario(
+        name="translog-verify",
+        method="CLI",
+        path="gongxin_verify",
+        command="translog_verify",
+        target=Target(max_seconds=5),
+        description="gongxin-verify recomputes 1,000,000 served entries: bytes, leaf hashes, fields, the "
+        "root and every project's totals",
+    ),
     Scenario(
         name="import-10k",
         method="CLI",

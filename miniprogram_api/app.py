@@ -23,6 +23,7 @@ from .routes import (
     recruitment,
     registry,
     subscriptions,
+    translog,
 )
 from .routes import metrics as metrics_routes
 from .transport import BodyLimits, GongxinRequest
@@ -114,6 +115,7 @@ def create_app(
             subscriptions.bp,
             charity.bp,
             recruitment.bp,
+            translog.bp,
             url_prefix=API_PREFIX,
         )
     )
