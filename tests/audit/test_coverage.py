@@ -29,6 +29,7 @@ from backend.registry.models import Organization
 from backend.subscriptions.models import Delivery, DeliveryStatus
 from tests.charity.conftest import PLAN, campaign, donation, expenditure, foundation  # noqa: F401  (fixtures)
 from tests.conftest import login
+from tests.recruitment.conftest import posting_body
 from tests.registry.fixtures_import import CN_HEADER, csv_bytes, make_code, row
 from tests.registry.test_registry_api import code_for, officer, platform_admin, register
 
@@ -44,6 +45,10 @@ MEMBER_OWN = {
     ("POST", "api/v1/me/subscriptions"),
     ("PUT", "api/v1/me/subscriptions/<event:str>"),
     ("POST", "api/v1/activities/<activity_id:int>/checkins"),
+    # recruitment: one's own sign-up, its cancellation and leaving an organization
+    ("POST", "api/v1/postings/<posting_id:int>/signups"),
+    ("DELETE", "api/v1/postings/<posting_id:int>/signups/me"),
+    ("DELETE", "api/v1/orgs/<code:str>/members/me"),
 }
 
 
@@ -133,6 +138,70 @@ def _import_csv(name: str) -> bytes:
 IMPORTED = make_code(region="440305")
 
 CASES = [
+    Case(
+        "POST",
+        "api/v1/orgs/<code:str>/postings",
+        "posting.create",
+        "staff",
+        lambda w: w.call("staff", "post", f"/orgs/{w.code}/postings", json=posting_body()),
+        before=False,
+        reason=None,
+    ),
+    Case(
+        "POST",
+        "api/v1/postings/<posting_id:int>/publish",
+        "posting.publish",
+        "staff",
+        lambda w: _then(
+            _posting(w, publish=False), lambda i: w.call("staff", "post", f"/postings/{i}/publish")
+        ),
+        reason=None,
+    ),
+    Case(
+        "POST",
+        "api/v1/postings/<posting_id:int>/close",
+        "posting.close",
+        "staff",
+        lambda w: _then(
+            _posting(w), lambda i: w.call("staff", "post", f"/postings/{i}/close", json={"reason": WHY})
+        ),
+    ),
+    Case(
+        "POST",
+        "api/v1/postings/<posting_id:int>/cancel",
+        "posting.cancel",
+        "staff",
+        lambda w: _then(
+            _posting(w), lambda i: w.call("staff", "post", f"/postings/{i}/cancel", json={"reason": WHY})
+        ),
+    ),
+    Case(
+        "POST",
+        "api/v1/admin/postings/<posting_id:int>/decision",
+        "posting.review_decision",
+        "admin",
+        lambda w: _then(
+            _posting(w, publish=False, title="review-test-word 活动"),
+            lambda i: _then(
+                w.call("staff", "post", f"/postings/{i}/publish"),
+                lambda _: w.call(
+                    "admin", "post", f"/admin/postings/{i}/decision", json={"approve": True, "reason": WHY}
+                ),
+            ),
+        ),
+    ),
+    Case(
+        "POST",
+        "api/v1/signups/<signup_id:int>/decision",
+        "signup.decision",
+        "staff",
+        lambda w: _then(
+            _pending_signup(w),
+            lambda i: w.call(
+                "staff", "post", f"/signups/{i}/decision", json={"decision": "approve", "reason": WHY}
+            ),
+        ),
+    ),
     # --- registry: officers ------------------------------------------------------------------------
     Case(
         "POST",
@@ -523,6 +592,24 @@ CASES = [
         reason=None,
     ),
 ]
+
+
+async def _posting(w: World, publish: bool = True, **overrides: Any) -> int:
+    """A posting of the world's organization by its staff, published unless ``publish`` is False."""
+    made = await w.call("staff", "post", f"/orgs/{w.code}/postings", json=posting_body(**overrides))
+    assert made.status_code == 201, made.text
+    posting_id = int(made.json()["id"])
+    if publish:
+        published = await w.call("staff", "post", f"/postings/{posting_id}/publish")
+        assert published.status_code == 200, published.text
+    return posting_id
+
+
+async def _pending_signup(w: World) -> int:
+    posting_id = await _posting(w, admission="approval")
+    signed = await w.call("member", "post", f"/postings/{posting_id}/signups", json={"answers": {}})
+    assert signed.status_code == 201 and signed.json()["status"] == "pending", signed.text
+    return int(signed.json()["id"])
 
 
 async def _then(first: Awaitable[Any], then: Callable[[Any], Awaitable[httpx.Response]]) -> httpx.Response:
