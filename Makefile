@@ -20,11 +20,14 @@ run: install
 	$(VENV)/bin/gongxin serve
 
 # The embedded leg always; the PostgreSQL + Redis leg too when TEST_DATABASE_URL is set (CI sets it).
+# Each leg runs in TEST_WORKERS processes (pytest-xdist), a test file's tests in one of them.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 test: install
-	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PY) -m pytest -q
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PYTEST)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL and Redis =="; \
-		$(PY) -m pytest -q; \
+		$(PYTEST); \
 	fi
 
 lint: install
