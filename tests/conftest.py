@@ -169,7 +169,9 @@ async def app(db: str, settings: Settings, cache: Cache) -> AsyncIterator[Sanic]
     """The app under test, started once (ASGI lifespan), sharing the test cache."""
     Sanic.test_mode = True
     application = create_app(settings, name=f"gongxin_test_{RUN_ID}", cache=cache)
-    async with LifespanManager(application):
+    # Starting the app (routes, the OpenAPI document) took 29-36 s on this 2-core machine at load
+    # averages of 18-30 (2026-12-02); asgi-lifespan's default of 5 s then failed every test that needs it.
+    async with LifespanManager(application, startup_timeout=120):
         yield application
 
 

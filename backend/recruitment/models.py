@@ -156,3 +156,28 @@ class MemberCounter(Model):
 
     class Meta:
         table = "recruitment_member_counters"
+
+
+class ServiceRecord(Model):
+    """Hours one volunteer served at one volunteer posting (志愿服务记录), as recorded by its organization."""
+
+    id = fields.BigIntField(primary_key=True)
+    posting: fields.ForeignKeyRelation[Posting] = fields.ForeignKeyField(
+        "models.Posting", related_name="service_records", on_delete=fields.RESTRICT
+    )
+    posting_id: int
+    organization_id = fields.BigIntField(db_index=True)
+    user: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.User", related_name="service_records", on_delete=fields.CASCADE
+    )
+    user_id: int
+    minutes = fields.IntField()
+    note = fields.CharField(max_length=200, default="")
+    recorded_by_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "recruitment_service_records"
+        unique_together = (("posting", "user"),)
+        indexes = (("user_id", "id"),)
