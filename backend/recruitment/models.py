@@ -90,9 +90,9 @@ class Posting(Model):
 
 
 class Signup(Model):
-    """One person's sign-up to one posting, with its status and waitlist position.
+    """One sign-up of one person to one posting, with its status and waitlist position.
 
-    ``active_user_id`` is the user's id while the sign-up is active (confirmed, waitlisted, pending)
+    ``active_user_id`` is the id of the user while the sign-up is active (confirmed, waitlisted, pending)
     and NULL afterwards. The unique (posting, active_user_id) allows one active sign-up per person and
     any number of past ones, on PostgreSQL and SQLite alike (NULLs never collide).
     """
@@ -151,7 +151,8 @@ class Member(Model):
 class MemberCounter(Model):
     """The last member number an organization gave: one conditional upsert hands out the next."""
 
-    organization_id = fields.BigIntField(primary_key=True, generated=False)
+    id = fields.BigIntField(primary_key=True)
+    organization_id = fields.BigIntField(unique=True)
     last_no = fields.IntField(default=0)
 
     class Meta:
