@@ -90,7 +90,7 @@ class Posting(Model):
 
 
 class Signup(Model):
-    """The sign-up of one person to one posting, with its status and waitlist position.
+    """One sign-up of one person to one posting, with its status and waitlist position.
 
     ``active_user_id`` is the id of the user while the sign-up is active (confirmed, waitlisted, pending)
     and NULL afterwards. The unique (posting, active_user_id) allows one active sign-up per person and
@@ -151,8 +151,34 @@ class Member(Model):
 class MemberCounter(Model):
     """The last member number an organization gave: one conditional upsert hands out the next."""
 
-    organization_id = fields.BigIntField(primary_key=True, generated=False)
+    id = fields.BigIntField(primary_key=True)
+    organization_id = fields.BigIntField(unique=True)
     last_no = fields.IntField(default=0)
 
     class Meta:
         table = "recruitment_member_counters"
+
+
+class ServiceRecord(Model):
+    """Hours one volunteer served at one volunteer posting (志愿服务记录), as recorded by its organization."""
+
+    id = fields.BigIntField(primary_key=True)
+    posting: fields.ForeignKeyRelation[Posting] = fields.ForeignKeyField(
+        "models.Posting", related_name="service_records", on_delete=fields.RESTRICT
+    )
+    posting_id: int
+    organization_id = fields.BigIntField(db_index=True)
+    user: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.User", related_name="service_records", on_delete=fields.CASCADE
+    )
+    user_id: int
+    minutes = fields.IntField()
+    note = fields.CharField(max_length=200, default="")
+    recorded_by_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "recruitment_service_records"
+        unique_together = (("posting", "user"),)
+        indexes = (("user_id", "id"),)

@@ -215,3 +215,47 @@ class MemberRead(BaseModel):
 
 class MemberList(BaseModel):
     items: list[MemberRead]
+
+
+# --- volunteer service records -------------------------------------------------------------------------
+
+
+class ServiceEntry(Strict):
+    user_id: int = Field(ge=1, le=2**63 - 1)
+    hours: float = Field(gt=0, le=24, multiple_of=0.25, description="Hours served, in quarters of an hour")
+    note: str = Field(default="", max_length=200)
+
+
+class ServiceRecordsSet(Strict):
+    records: list[ServiceEntry] = Field(min_length=1, max_length=1000)
+
+
+class ServiceSheetRow(BaseModel):
+    user_id: int
+    nickname: str
+    signed_up: bool = Field(description="A confirmed sign-up to the posting")
+    hours: float | None = Field(description="Recorded hours; null: not recorded yet")
+    note: str
+
+
+class ServiceSheet(BaseModel):
+    posting_id: int
+    title: str
+    suggested_hours: float = Field(description="The posting's length, to prefill each volunteer's hours")
+    rows: list[ServiceSheetRow]
+
+
+class VolunteerRecord(BaseModel):
+    posting_id: int
+    title: str
+    organization: OrganizationRef
+    place: str
+    starts_at: datetime
+    ends_at: datetime
+    hours: float
+    note: str
+
+
+class VolunteerHours(BaseModel):
+    total_hours: float
+    items: list[VolunteerRecord]

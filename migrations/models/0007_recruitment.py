@@ -33,10 +33,11 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='MemberCounter',
             fields=[
-                ('organization_id', fields.BigIntField(primary_key=True, generated=False, unique=True, db_index=True)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('organization_id', fields.BigIntField(unique=True)),
                 ('last_no', fields.IntField(default=0)),
             ],
-            options={'table': 'recruitment_member_counters', 'app': 'models', 'pk_attr': 'organization_id', 'table_description': 'The last member number an organization gave: one conditional upsert hands out the next.'},
+            options={'table': 'recruitment_member_counters', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The last member number an organization gave: one conditional upsert hands out the next.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -70,6 +71,22 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='ServiceRecord',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('posting', fields.ForeignKeyField('models.Posting', source_field='posting_id', db_constraint=True, to_field='id', related_name='service_records', on_delete=OnDelete.RESTRICT)),
+                ('organization_id', fields.BigIntField(db_index=True)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='service_records', on_delete=OnDelete.CASCADE)),
+                ('minutes', fields.IntField()),
+                ('note', fields.CharField(default='', max_length=200)),
+                ('recorded_by_id', fields.BigIntField(null=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'recruitment_service_records', 'app': 'models', 'unique_together': (('posting', 'user'),), 'indexes': [Index(fields=['user_id', 'id'])], 'pk_attr': 'id', 'table_description': 'Hours one volunteer served at one volunteer posting (志愿服务记录), as recorded by its organization.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Signup',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -84,7 +101,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'recruitment_signups', 'app': 'models', 'unique_together': (('posting', 'active_user_id'),), 'indexes': [Index(fields=['posting_id', 'status', 'waitlist_position']), Index(fields=['user_id', 'id'])], 'pk_attr': 'id', 'table_description': 'The sign-up of one person to one posting, with its status and waitlist position.'},
+            options={'table': 'recruitment_signups', 'app': 'models', 'unique_together': (('posting', 'active_user_id'),), 'indexes': [Index(fields=['posting_id', 'status', 'waitlist_position']), Index(fields=['user_id', 'id'])], 'pk_attr': 'id', 'table_description': 'One sign-up of one person to one posting, with its status and waitlist position.'},
             bases=['Model'],
         ),
     ]

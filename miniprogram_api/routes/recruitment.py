@@ -11,7 +11,7 @@ from sanic_ext import openapi
 from backend import tabular
 from backend.accounts.permissions import require_platform_admin
 from backend.errors import Unauthorized
-from backend.recruitment import service
+from backend.recruitment import service, volunteering
 from backend.recruitment.models import Posting
 from backend.recruitment.schemas import (
     ExportQuery,
@@ -25,9 +25,12 @@ from backend.recruitment.schemas import (
     PostingRead,
     Reason,
     Roster,
+    ServiceRecordsSet,
+    ServiceSheet,
     SignupCreate,
     SignupDecision,
     SignupRead,
+    VolunteerHours,
 )
 from backend.recruitment.signups import SignupResult
 
@@ -304,3 +307,41 @@ async def list_members(request: Request, code: str) -> HTTPResponse:
 async def leave_organization(request: Request, code: str) -> HTTPResponse:
     """Leave an organization one is a member of."""
     return json_bytes(await service.leave(member=request.ctx.user, code=code))
+
+
+# --- volunteer service records ----------------------------------------------------------------------
+
+
+@bp.get("/postings/<posting_id:int>/service-records")
+@openapi.tag(TAG)
+@no_store
+@login_required
+@requires(service.require_any_staff)
+@responds(200, ServiceSheet, "Every confirmed participant, prefilled, with what is recorded", 403, 422)
+async def get_service_records(request: Request, posting_id: int) -> HTTPResponse:
+    """The sheet to record a volunteer posting's hours on (its staff)."""
+    return json_bytes(await volunteering.sheet(actor=request.ctx.user, posting_id=posting_id))
+
+
+@bp.put("/postings/<posting_id:int>/service-records")
+@openapi.tag(TAG)
+@no_store
+@login_required
+@requires(service.require_any_staff)
+@json_body(ServiceRecordsSet)
+@responds(200, ServiceSheet, "Recorded; the sheet as it is now", *WRITES)
+async def set_service_records(request: Request, posting_id: int, body: ServiceRecordsSet) -> HTTPResponse:
+    """Record or correct volunteers' hours once the posting has begun (its staff)."""
+    return json_bytes(
+        await volunteering.record(actor=request.ctx.user, posting_id=posting_id, entries=body.records)
+    )
+
+
+@bp.get("/me/volunteer-hours")
+@openapi.tag(TAG)
+@no_store
+@login_required
+@responds(200, VolunteerHours, "The volunteer's records and their total")
+async def get_my_volunteer_hours(request: Request) -> HTTPResponse:
+    """The signed-in volunteer's service records."""
+    return json_bytes(await volunteering.my_hours(member=request.ctx.user))

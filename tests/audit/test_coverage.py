@@ -24,6 +24,7 @@ from backend.charity import views
 from backend.charity.models import Project
 from backend.events.models import OutboxEvent
 from backend.partybuilding.models import Branch, BranchMember
+from backend.recruitment.models import Posting
 from backend.registry import reference
 from backend.registry.models import Organization
 from backend.subscriptions.models import Delivery, DeliveryStatus
@@ -138,6 +139,23 @@ def _import_csv(name: str) -> bytes:
 IMPORTED = make_code(region="440305")
 
 CASES = [
+    Case(
+        "PUT",
+        "api/v1/postings/<posting_id:int>/service-records",
+        "service.record",
+        "staff",
+        lambda w: _then(
+            _served(w),
+            lambda i: w.call(
+                "staff",
+                "put",
+                f"/postings/{i}/service-records",
+                json={"records": [{"user_id": w.ids["member"], "hours": 2}]},
+            ),
+        ),
+        before=False,
+        reason=None,
+    ),
     Case(
         "POST",
         "api/v1/orgs/<code:str>/postings",
@@ -610,6 +628,20 @@ async def _pending_signup(w: World) -> int:
     signed = await w.call("member", "post", f"/postings/{posting_id}/signups", json={"answers": {}})
     assert signed.status_code == 201 and signed.json()["status"] == "pending", signed.text
     return int(signed.json()["id"])
+
+
+async def _served(w: World) -> int:
+    """A volunteer posting the member confirmed for, moved into the past (hours come after it began)."""
+    posting_id = await _posting(w, kind="volunteer")
+    signed = await w.call("member", "post", f"/postings/{posting_id}/signups", json={"answers": {}})
+    assert signed.status_code == 201, signed.text
+    now = datetime.now(UTC)
+    await Posting.filter(id=posting_id).update(
+        starts_at=now - timedelta(hours=3),
+        ends_at=now - timedelta(hours=1),
+        signup_deadline=now - timedelta(hours=4),
+    )
+    return posting_id
 
 
 async def _then(first: Awaitable[Any], then: Callable[[Any], Awaitable[httpx.Response]]) -> httpx.Response:
