@@ -13,6 +13,7 @@ from ..accounts.models import User
 from ..accounts.permissions import officer_region_codes
 from ..audit.models import AuditEntry
 from ..cache import Cache
+from ..charity import views as charity_views
 from ..crypto import PersonalDataCipher
 from ..errors import Forbidden
 from . import profiles, qr, search_index
@@ -294,4 +295,8 @@ async def apply_import(
         )
     if plan.to_create:
         await profiles.invalidate_search(cache=cache)
+    for org, before in plan.to_update:
+        if before["name"] != org.name:
+            # Fundraising project pages show the organization's name, in views of their own.
+            await charity_views.invalidate_organization(cache=cache, credit_code=org.credit_code)
     return result
