@@ -176,7 +176,8 @@ async def app(db: str, settings: Settings, cache: Cache) -> AsyncIterator[Sanic]
     """The app under test, started once (ASGI lifespan), sharing the test cache."""
     Sanic.test_mode = True
     application = create_app(settings, name=f"gongxin_test_{RUN_ID}", cache=cache)
-    async with LifespanManager(application):
+    # Starting takes seconds on a machine shared with other test runs; the default 5 s is too short.
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 
