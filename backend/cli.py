@@ -129,6 +129,11 @@ def cmd_import_orgs(args: argparse.Namespace) -> None:
         )
         if args.apply:
             print("applied" if result.applied else "NOT applied: fix the errors above (nothing was written)")
+            if result.applied and result.updated and not settings.redis_url:
+                print(
+                    "note: without REDIS_URL this command's cache is its own: a server running now keeps "
+                    "its cached profiles of the updated organizations until it restarts (at most an hour)"
+                )
         else:
             print("dry run: nothing written (add --apply)")
         if result.errors:

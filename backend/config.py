@@ -170,6 +170,17 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
+    def _refuse_several_workers_without_redis(self) -> Settings:
+        # Without Redis each process has a cache of its own: a change made through one worker would
+        # never invalidate what the others keep (profiles, verdicts, search pages, sessions).
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError(
+                f"WORKERS={self.workers} needs REDIS_URL: without Redis each worker keeps a cache of its "
+                "own, and a change made through one would not reach the others"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> Settings:
         if not self.is_production:
             return self

@@ -21,8 +21,10 @@ from asgi_lifespan import LifespanManager
 from sanic import Sanic
 from tortoise import Tortoise, connections
 
+from backend import invalidation
 from backend.cache import Cache, create_cache
 from backend.config import Settings
+from backend.crypto import PersonalDataCipher
 from backend.db import apply_migrations, close_db, init_db, normalize_db_url
 from backend.partybuilding import checkins
 from backend.registry import profiles, reference
@@ -134,6 +136,12 @@ def settings(database_url: str, emulator: WeChatEmulator) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def cipher(settings: Settings) -> PersonalDataCipher:
+    """The app's cipher (it decrypts the QR signing key, too)."""
+    return PersonalDataCipher(settings.fernet_key)
+
+
 @pytest.fixture(autouse=True)
 async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test starts with empty tables, an empty cache and a reset emulator."""
@@ -143,6 +151,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         profiles.local_answers.clear()
         # Truncation may restart ids, and the per-process activity rules are keyed by id.
         checkins.activity_rules.clear()
+        # The emptied cache_versions table: what this process knew of it is gone too.
+        invalidation.versions.reset()
     if "cache" in request.fixturenames:
         await _clear_cache(request.getfixturevalue("cache"))
     if "emulator" in request.fixturenames:
@@ -171,7 +181,8 @@ async def app(db: str, settings: Settings, cache: Cache) -> AsyncIterator[Sanic]
     application = create_app(settings, name=f"gongxin_test_{RUN_ID}", cache=cache)
     # Starting the app (routes, the OpenAPI document) took 29-36 s on this 2-core machine at load
     # averages of 18-30 (2026-12-02); asgi-lifespan's default of 5 s then failed every test that needs it.
-    async with LifespanManager(application, startup_timeout=120):
+    # A safety bound, not a speed assertion.
+    async with LifespanManager(application, startup_timeout=120, shutdown_timeout=60):
         yield application
 
 

@@ -86,3 +86,10 @@ def test_production_refusal_is_one_line_on_the_console(tmp_path):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("gongxin: configuration error: refusing to start in production")
     assert "SQLite" in lines[0] and "SECRET_KEY" in lines[0] and "PUBLIC_BASE_URL" in lines[0]
+
+
+def test_several_workers_need_redis_to_share_their_cache():
+    with pytest.raises(ValidationError, match="WORKERS=2 needs REDIS_URL"):
+        Settings(workers=2)
+    assert Settings(workers=2, redis_url="redis://127.0.0.1:6379/0").workers == 2
+    assert Settings(workers=1).redis_url is None

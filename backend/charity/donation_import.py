@@ -34,11 +34,19 @@ from ..cache import Cache
 from ..crypto import PersonalDataCipher
 from ..errors import Unprocessable
 from ..events import kinds
+from ..registry.importer import ImportTooManyRows
 from . import bulk, canonical, ledger, totals, views
 from .models import DonorDisplay, EntryKind, LedgerEntry, Project
 from .projects import get_or_raise, require_staff_of
 
 BATCH = 2000
+# What one file may hold, as for the organization import (backend/registry/importer.py): rows, what an
+# XLSX may inflate to (checked from its directory before anything is inflated), and the row errors a
+# report lists (the rest are counted: a file where every row is wrong must not come back as tens of
+# megabytes of JSON).
+MAX_ROWS = 100_000
+MAX_XLSX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
+MAX_ERRORS_LISTED = 200
 BEIJING = timezone(timedelta(hours=8))
 REQUIRED = ("received_at", "amount", "external_ref")
 _HEADERS: dict[str, tuple[str, ...]] = {
@@ -103,7 +111,7 @@ class ImportResult:
     encoding: str = ""
 
     def report(self) -> dict[str, Any]:
-        """The ``ImportReport``."""
+        """The ``ImportReport``: the first ``MAX_ERRORS_LISTED`` row errors, and how many more there are."""
         return {
             "applied": self.applied,
             "rows": self.rows,
@@ -111,7 +119,8 @@ class ImportResult:
             "unchanged": self.unchanged,
             "conflicts": self.conflicts,
             "amount_fen": self.amount_fen,
-            "errors": self.errors,
+            "errors": self.errors[:MAX_ERRORS_LISTED],
+            "errors_omitted": max(0, len(self.errors) - MAX_ERRORS_LISTED),
             "ignored_columns": self.ignored_columns,
             "encoding": self.encoding,
         }
@@ -155,7 +164,9 @@ def _moment(value: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _rows(cells_iter: Iterator[tuple[int, Sequence[Any]]], encoding: str) -> ParsedDonations:
+def _rows(
+    cells_iter: Iterator[tuple[int, Sequence[Any]]], encoding: str, max_rows: int | None
+) -> ParsedDonations:
     header: tuple[int, Sequence[Any]] | None = None
     index: dict[str, int] = {}
     unit: str | None = None
@@ -191,7 +202,9 @@ def _rows(cells_iter: Iterator[tuple[int, Sequence[Any]]], encoding: str) -> Par
     column = {name: index.get(name, width) for name in _HEADERS}
     result = ParsedDonations(rows=[], errors=[], ignored_columns=ignored, encoding=encoding)
     first_row: dict[str, int] = {}
-    for number, row_cells in cells_iter:
+    for seen, (number, row_cells) in enumerate(cells_iter, start=1):
+        if max_rows is not None and seen > max_rows:
+            raise ImportTooManyRows(details={"max_rows": max_rows})
         cells = list(row_cells[:width])
         cells.extend([None] * (width + 1 - len(cells)))
         row, problems = _row(number, cells, column, units, first_row)
@@ -253,19 +266,28 @@ def _row(
     return DonationRow(number, received_at, amount, name, display, ref), []
 
 
-def parse_bytes(data: bytes, *, filename: str) -> ParsedDonations:
-    """Parse a platform's export (CSV or XLSX) into checked rows and row errors."""
+def parse_bytes(
+    data: bytes,
+    *,
+    filename: str,
+    max_rows: int | None = MAX_ROWS,
+    max_xlsx_uncompressed_bytes: int | None = MAX_XLSX_UNCOMPRESSED_BYTES,
+) -> ParsedDonations:
+    """Parse a platform's export (CSV or XLSX) into checked rows and row errors, within the limits (413)."""
     lower = filename.lower()
     if data.startswith(spreadsheet.ZIP_MAGIC) or lower.endswith(".xlsx"):
+        spreadsheet.require_xlsx_within(data, max_xlsx_uncompressed_bytes)
         with spreadsheet.xlsx_rows(data) as rows:
-            return _rows(spreadsheet.non_blank(rows), "xlsx")
+            return _rows(spreadsheet.non_blank(rows), "xlsx", max_rows)
     if data.startswith(spreadsheet.OLE_MAGIC) or lower.endswith(".xls"):
         raise spreadsheet.legacy_xls_error(filename)
     text, encoding = spreadsheet.decode(data)
     delimiter = spreadsheet.sniff_delimiter(text, lambda cell: _match(cell)[0] is not None)
     try:
         return _rows(
-            spreadsheet.non_blank(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), encoding
+            spreadsheet.non_blank(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)),
+            encoding,
+            max_rows,
         )
     except csv.Error as e:
         raise spreadsheet.ImportFormat(

@@ -283,6 +283,7 @@ class ImportReport(BaseModel):
     unchanged: int
     conflicts: int
     amount_fen: int
-    errors: list[dict[str, Any]]
+    errors: list[dict[str, Any]] = Field(description="The first 200 row errors")
+    errors_omitted: int = Field(description="Row errors beyond those listed")
     ignored_columns: list[str]
     encoding: str

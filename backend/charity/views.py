@@ -376,6 +376,12 @@ async def invalidate(*, cache: Cache, project_id: int, credit_code: str) -> None
     await cache.quietly(bump, context="charity invalidation")
 
 
+async def invalidate_organization(*, cache: Cache, credit_code: str) -> None:
+    """After a commit that changed what the project views show of their organization (its name)."""
+    for project in await Project.filter(organization__credit_code=credit_code).only("id"):
+        await invalidate(cache=cache, project_id=project.id, credit_code=credit_code)
+
+
 # --- uncached reads -------------------------------------------------------------------------------
 
 

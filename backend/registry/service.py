@@ -24,6 +24,7 @@ from ..accounts.permissions import (
 )
 from ..audit import service as audit_service
 from ..cache import Cache
+from ..charity import views as charity_views
 from ..crypto import PersonalDataCipher
 from ..errors import Conflict, NotFound, Unprocessable
 from ..translog import records
@@ -238,6 +239,9 @@ async def update_organization(
         change=change,
         cache=cache,
     )
+    if "name" in changes:
+        # Fundraising project pages show the organization's name, in views of their own.
+        await charity_views.invalidate_organization(cache=cache, credit_code=organization.credit_code)
     return organization
 
 

@@ -2,9 +2,10 @@
 
 Parsing is pure Python and takes seconds for a large file (about 5 s for the 50,000 rows an upload
 may hold): in a thread the event loop keeps answering other requests meanwhile, since Python hands
-the GIL over every few milliseconds. The report lists the first ``MAX_ERRORS_LISTED`` row errors and
-counts the rest (``errors_omitted``): a file where every row is wrong must not come back as tens of
-megabytes of JSON.
+the GIL over every few milliseconds. Applying does the same (``imports.apply_import``: its checks,
+records, signatures and audit entries are built in threads, its writes go in batches). The report
+lists the first ``MAX_ERRORS_LISTED`` row errors and counts the rest (``errors_omitted``): a file
+where every row is wrong must not come back as tens of megabytes of JSON.
 """
 
 from __future__ import annotations
