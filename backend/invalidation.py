@@ -107,6 +107,7 @@ class Versions:
         self._task: asyncio.Task[bool] | None = None  # the poll on its way
         self._since: float | None = None  # the database's clock at that poll
         self._pruned_at = 0.0
+        self.learned = 0  # how many changes polls have brought: a read that spans one may predate it
 
     def on_change(self, prefix: str, listener: Callable[[str], None]) -> None:
         """Call ``listener(name)`` when a poll learns of a change to a name with this prefix
@@ -187,6 +188,7 @@ class Versions:
             if known is None or int(version) > known[0]:
                 self.known[name] = (int(version), changed_at)
                 changed.append(name)
+        self.learned += len(changed)
         for name in changed:
             for prefix, listener in self._listeners:
                 if name.startswith(prefix):

@@ -228,6 +228,18 @@ async def get_roles(*, user: User) -> Roles:
     )
 
 
+async def get_me(*, user: User, cache: Cache | None) -> bytes:
+    """The signed-in user with their roles, as the JSON body of ``GET /me`` (cached per user)."""
+    from .schemas import MeRead
+
+    async def build() -> tuple[bytes, list[str]]:
+        fresh = await User.get(id=user.id)
+        roles = await get_roles(user=fresh)
+        return MeRead.of(fresh, roles).model_dump_json().encode(), [r["credit_code"] for r in roles.staff]
+
+    return await session_cache.me_view(cache, user_id=user.id, build=build)
+
+
 async def grant_admin(
     *, user: User, actor: User | None, reason: str = "", cache: Cache | None = None
 ) -> None:
