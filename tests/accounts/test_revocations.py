@@ -192,3 +192,14 @@ async def test_me_is_cached_and_follows_every_change_of_roles_phone_and_organiza
     )
     await accounts_service.revoke_staff(user=user, organization=org, actor=None)
     assert (await me())["roles"] == {"member": True, "platform_admin": False, "staff": [], "officer": []}
+
+
+async def test_login_puts_the_session_in_the_cache_and_a_logout_takes_it_out(client, cache, settings):
+    headers = await login(client, "prefilled")
+    claims = tokens.decode(secret=settings.secret_key.get_secret_value(), token=headers["Authorization"][7:])
+    found = await accounts_service.session_cache.lookup(
+        cache, user_id=claims.user_id, session_id=claims.session_id
+    )
+    assert found.entry is not None and found.entry["user"]["id"] == claims.user_id
+    assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 401
