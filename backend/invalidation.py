@@ -47,7 +47,7 @@ from .outages import OutageLog, dependency_down
 
 REFRESH_AFTER_SECONDS = 0.25  # a read past this starts a poll in the background and goes on
 TRUST_SECONDS = 0.5  # a read past this waits for a poll; a failed poll trusts nothing cached
-LOOKBACK_SECONDS = 30.0  # each poll reads again what changed this long before the previous one
+LOOKBACK_SECONDS = 10.0  # each poll reads again what changed this long before the previous one
 HORIZON_SECONDS = 3600 + 120  # longer than any cached entry lives (profiles: 1 h)
 
 log = logging.getLogger("gongxin.invalidation")
