@@ -37,9 +37,32 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[..., Awaitable[Any]]
 
 
+def model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its bounds as OpenAPI 3.0 writes them (see ``_openapi30``)."""
+    return cast(
+        dict[str, Any], _openapi30(model.model_json_schema(ref_template="#/components/schemas/{model}"))
+    )
+
+
+def _openapi30(node: Any) -> Any:
+    """Pydantic writes JSON Schema 2020-12, where ``gt``/``lt`` become ``exclusiveMinimum: 0``; the
+    document is OpenAPI 3.0, whose ``exclusiveMinimum`` is a flag on ``minimum`` (validators of the
+    document, schemathesis among them, refuse the number)."""
+    if isinstance(node, list):
+        return [_openapi30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _openapi30(value) for key, value in node.items()}
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = out.get(exclusive)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[bound], out[exclusive] = value, True
+    return out
+
+
 def schema_ref(model: type[BaseModel]) -> dict[str, str]:
     """Register a model as a component schema and return a $ref to it."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = model_schema(model)
     spec = SpecificationBuilder()
     for name, sub in schema.pop("$defs", {}).items():
         spec.add_component("schemas", name, sub)
@@ -181,7 +204,7 @@ def query_params(model: type[BaseModel]) -> Callable[[Handler], Handler]:
     Only documents: the handler calls ``parse_query(request, model)`` where it wants the query read,
     after the permission check when the route has one.
     """
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = model_schema(model)
     for name, sub in schema.pop("$defs", {}).items():
         SpecificationBuilder().add_component("schemas", name, sub)
     required = set(schema.get("required", ()))

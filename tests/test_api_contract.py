@@ -7,6 +7,7 @@ breaks a convention fails here with its name.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -18,7 +19,16 @@ from tests.factories import make_authority, make_org
 METHODS = ("get", "post", "put", "patch", "delete")
 # Routes with a JSON body that any signed-in member (or anyone) may call: a malformed body is theirs to
 # hear about (400/422). Every other route with a body needs a role, and answers a member 403 first.
-MEMBER_BODY_ROUTES = {"login", "bindPhone", "checkIn", "requestLeave", "requestMakeup"}
+MEMBER_BODY_ROUTES = {
+    "login",
+    "bindPhone",
+    "checkIn",
+    "requestLeave",
+    "requestMakeup",
+    # the member's own subscribe-message consents and switches
+    "reportSubscriptions",
+    "updateSubscription",
+}
 
 
 @pytest.fixture
@@ -103,6 +113,22 @@ async def test_every_operation_documents_its_success_body_and_the_errors_any_rou
                 }, (where, code)
 
 
+async def test_exclusive_bounds_are_written_as_openapi_3_0_flags(spec):
+    def walk(node: Any) -> Iterator[Any]:
+        if isinstance(node, dict):
+            yield from (node[key] for key in ("exclusiveMinimum", "exclusiveMaximum") if key in node)
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+
+    flags = list(walk(spec))
+    assert flags and all(flag is True for flag in flags), flags
+    target = spec["components"]["schemas"]["ProjectCreate"]["properties"]["target_fen"]
+    assert (target["minimum"], target["exclusiveMinimum"]) == (0, True)
+
+
 async def test_query_constraints_the_server_enforces_are_in_the_document(spec, client):
     params = {p["name"]: p for p in spec["paths"]["/api/v1/orgs"]["get"]["parameters"]}
     assert params["page"]["schema"]["minimum"] == 1 and params["page_size"]["schema"]["minimum"] == 1
@@ -143,6 +169,32 @@ async def test_a_member_hears_403_before_anything_about_a_malformed_body_on_ever
     proposals = await client.get("/api/v1/credit/proposals", params={"status": "bogus"}, headers=member)
     assert proposals.status_code == 403
     assert error_code(proposals) == "auth.officer_required"
+
+
+def _breaking(schema: dict[str, Any]) -> str:
+    """A query value the parameter's schema refuses."""
+    if schema.get("type") in ("integer", "boolean") or "$ref" in schema or "enum" in schema:
+        return "not-a-value"
+    if "maxLength" in schema:
+        return "x" * (schema["maxLength"] + 1)
+    assert "pattern" in schema, schema
+    return "!"
+
+
+async def test_a_member_hears_403_before_anything_about_a_malformed_query_on_every_role_route(spec, client):
+    """As with bodies: a query that breaks the schema is the business of someone allowed to ask."""
+    member = await login(client, "plain-member")
+    checked = []
+    for path, method, op in _operations(spec):
+        query = {p["name"]: _breaking(p["schema"]) for p in op.get("parameters", []) if p["in"] == "query"}
+        if not op.get("security") or not query:
+            continue
+        response = await client.request(method, _concrete(path, op), params=query, headers=member)
+        checked.append((op["operationId"], response.status_code))
+    # 404: the route looks its object up before asking whose it is (no such activity or branch here).
+    assert all(status in (403, 404) for _, status in checked), checked
+    coarse = {"listDeadNotifications", "getProjectFiling", "getOrganizationFiling", "importDonations"}
+    assert {(name, 403) for name in coarse} <= set(checked), checked
 
 
 async def test_an_organizer_of_another_organization_hears_403_before_the_bodys_branch_is_looked_up(client):

@@ -47,6 +47,22 @@ async def require_any_officer(user: User) -> None:
         raise NotAnOfficer()
 
 
+async def require_any_staff(user: User) -> None:
+    """Allow the staff (owner or admin) of any organization: the role, checked before a request's body
+    is read; the service checks the organization."""
+    if not await StaffRole.filter(user=user).exists():
+        raise NotOrganizationStaff()
+
+
+async def require_any_staff_or_officer(user: User) -> None:
+    """Allow the staff of any organization, an officer of any authority or a platform admin: the role,
+    checked before a request's query is read; the service checks the organization or jurisdiction."""
+    if user.is_platform_admin or await StaffRole.filter(user=user).exists():
+        return
+    if not await OfficerRole.filter(user=user).exists():
+        raise NotOrganizationStaff()
+
+
 async def require_officer_for_region(user: User, region_code: str) -> str:
     """Allow an officer whose authority's region contains ``region_code`` (or a platform admin).
 

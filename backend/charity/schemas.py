@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -142,7 +142,7 @@ class ImportQuery(Strict):
 
 
 class ExportQuery(Strict):
-    format: str = Field(default="xlsx", pattern="^(xlsx|csv)$")
+    format: Literal["xlsx", "csv"] = Field(default="xlsx", description="xlsx or csv")
 
 
 # --- responses (documentation of what the routes write) ----------------------------------------

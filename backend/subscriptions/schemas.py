@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TemplateId = Field(min_length=1, max_length=128)
+# A subscribe-message template id as WeChat issues them (43 characters of letters, digits, - and _).
+TemplateId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class SubscriptionAnswers(BaseModel):
@@ -14,8 +16,8 @@ class SubscriptionAnswers(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    accepted: list[str] = Field(default_factory=list, max_length=20)
-    rejected: list[str] = Field(default_factory=list, max_length=20)
+    accepted: list[TemplateId] = Field(default_factory=list, max_length=20)
+    rejected: list[TemplateId] = Field(default_factory=list, max_length=20)
 
 
 class SubscriptionUpdate(BaseModel):
@@ -42,8 +44,10 @@ class DeadLetterQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(default=50, ge=1, le=500)
-    before_id: int | None = Field(default=None, ge=1, lt=2**63)
+    limit: int = Field(default=50, ge=1, le=500, description="How many, at most")
+    before_id: int | None = Field(
+        default=None, ge=1, lt=2**63, description="The next_before_id of the previous page"
+    )
 
 
 class DeadLetterRead(BaseModel):

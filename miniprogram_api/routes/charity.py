@@ -8,6 +8,11 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, raw
 from sanic_ext import openapi
 
+from backend.accounts.permissions import (
+    require_any_staff,
+    require_any_staff_or_officer,
+    require_platform_admin,
+)
 from backend.charity import calendar, donation_import, filing, ledger, projects, views
 from backend.charity.models import ProgressUpdate, Project
 from backend.charity.schemas import (
@@ -37,11 +42,13 @@ from backend.charity.schemas import (
 )
 from backend.errors import BadRequest, NotFound
 
-from ..auth import login_required
+from ..auth import login_required, requires
 from ..h5.project import render_project_page
 from ..h5.render import render_error_page
-from ..openapi import json_body, parse_query, responds
+from ..headers import no_store
+from ..openapi import json_body, json_content, parse_query, query_params, responds
 from ..responses import json_bytes
+from ..schemas import ErrorBody
 from .pages import PAGE_HEADERS
 
 bp = Blueprint("charity", url_prefix="/")
@@ -76,6 +83,7 @@ def _update(u: ProgressUpdate) -> dict[str, Any]:
 @bp.post("/orgs/<code:str>/projects")
 @openapi.tag("charity")
 @login_required
+@requires(require_any_staff)
 @json_body(ProjectCreate)
 @responds(201, ProjectWritten, "The project, as a draft", *WRITES)
 async def create_project(request: Request, code: str, body: ProjectCreate) -> HTTPResponse:
@@ -86,14 +94,11 @@ async def create_project(request: Request, code: str, body: ProjectCreate) -> HT
 
 @bp.get("/projects")
 @openapi.tag("charity")
-@openapi.parameter("org", str, description="The organization's credit code")
-@openapi.parameter("status", str, description="fundraising, executing or closed")
-@openapi.parameter("cursor", int, description="next_cursor of the previous page")
-@responds(200, ProjectPage, "Public projects, newest first", 422)
+@query_params(ProjectQuery)
+@responds(200, ProjectPage, "Public projects, newest first")
 async def list_projects(request: Request) -> HTTPResponse:
     """Public fundraising projects with their totals."""
     query = parse_query(request, ProjectQuery)
-    assert isinstance(query, ProjectQuery)
     return json_bytes(await views.list_projects(org=query.org, status=query.status, cursor=query.cursor))
 
 
@@ -110,6 +115,7 @@ async def get_project(request: Request, project_id: int) -> HTTPResponse:
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
+@requires(require_any_staff)
 @json_body(ProjectStatusChange)
 @responds(200, ProjectWritten, "The project", *WRITES)
 async def change_project_status(request: Request, project_id: int, body: ProjectStatusChange) -> HTTPResponse:
@@ -124,6 +130,7 @@ async def change_project_status(request: Request, project_id: int, body: Project
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
+@requires(require_any_staff)
 @json_body(ProgressCreate)
 @responds(201, ProgressRead, "Published, or held for review", *WRITES, 503)
 async def create_progress_update(request: Request, project_id: int, body: ProgressCreate) -> HTTPResponse:
@@ -142,6 +149,7 @@ async def create_progress_update(request: Request, project_id: int, body: Progre
 @openapi.parameter("update_id", int, "path", required=True, description="The progress update's id")
 @openapi.tag("charity")
 @login_required
+@requires(require_platform_admin)
 @json_body(ProgressDecision)
 @responds(200, ProgressRead, "Published or rejected", *WRITES)
 async def decide_progress_update(request: Request, update_id: int, body: ProgressDecision) -> HTTPResponse:
@@ -162,7 +170,9 @@ async def decide_progress_update(request: Request, update_id: int, body: Progres
 @bp.post("/projects/<project_id:int>/donations")
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
+@no_store
 @login_required
+@requires(require_any_staff)
 @json_body(DonationCreate)
 @responds(
     201, DonationRecorded, "Recorded (200: the same channel and reference was recorded before)", *WRITES
@@ -184,16 +194,14 @@ async def create_donation(request: Request, project_id: int, body: DonationCreat
 @bp.post("/projects/<project_id:int>/donations/import", ctx_upload=True)
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
-@openapi.parameter("channel", str, required=True, description="The platform the export comes from")
-@openapi.parameter("apply", bool, description="false (default): a dry run with the row-by-row report")
-@openapi.parameter("filename", str, description="When the raw file is the body: its name (.csv, .xlsx)")
 @openapi.body({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, required=True)
 @login_required
+@requires(require_any_staff)
+@query_params(ImportQuery)
 @responds(200, ImportReport, "The row-by-row report; applied only if every row is valid", *WRITES)
 async def import_donations(request: Request, project_id: int) -> HTTPResponse:
     """Import a payment platform's donation export (the raw file, or multipart 'file')."""
     query = parse_query(request, ImportQuery)
-    assert isinstance(query, ImportQuery)
     upload = request.files.get("file") if request.files else None
     data, filename = (upload.body, upload.name) if upload else (request.body, query.filename)
     if not data:
@@ -216,6 +224,7 @@ async def import_donations(request: Request, project_id: int) -> HTTPResponse:
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
+@requires(require_any_staff)
 @json_body(ExpenditureCreate)
 @responds(201, EntryRead, "Recorded", *WRITES)
 async def create_expenditure(request: Request, project_id: int, body: ExpenditureCreate) -> HTTPResponse:
@@ -230,6 +239,7 @@ async def create_expenditure(request: Request, project_id: int, body: Expenditur
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
+@requires(require_any_staff)
 @json_body(CorrectionCreate)
 @responds(201, EntryRead, "Recorded; the reversed entry stays in the ledger", *WRITES)
 async def create_correction(request: Request, project_id: int, body: CorrectionCreate) -> HTTPResponse:
@@ -243,12 +253,11 @@ async def create_correction(request: Request, project_id: int, body: CorrectionC
 @bp.get("/projects/<project_id:int>/entries")
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
-@openapi.parameter("cursor", int, description="next_cursor of the previous page")
-@responds(200, EntryPage, "The ledger, newest first; donors as they chose to be shown", 404, 422)
+@query_params(CursorQuery)
+@responds(200, EntryPage, "The ledger, newest first; donors as they chose to be shown", 404)
 async def list_entries(request: Request, project_id: int) -> HTTPResponse:
     """A project's ledger, page by page."""
     query = parse_query(request, CursorQuery)
-    assert isinstance(query, CursorQuery)
     return json_bytes(await views.list_entries(project_id=project_id, cursor=query.cursor))
 
 
@@ -264,6 +273,7 @@ async def get_entry(request: Request, project_id: int, entry_id: int) -> HTTPRes
 
 @bp.get("/receipts/<code:str>")
 @openapi.tag("charity")
+@no_store
 @responds(200, ReceiptRead, "The donation and its project", 404)
 async def get_receipt(request: Request, code: str) -> HTTPResponse:
     """A donor's own donation, by the receipt code they were given."""
@@ -276,7 +286,8 @@ async def get_receipt(request: Request, code: str) -> HTTPResponse:
 @bp.get("/orgs/<code:str>/disclosure-calendar")
 @openapi.tag("charity")
 @login_required
-@responds(200, CalendarRead, "Each Order 81 item: due, done or overdue", 401, 403, 404, 422)
+@requires(require_any_staff_or_officer)
+@responds(200, CalendarRead, "Each Order 81 item: due, done or overdue", 422)
 async def get_disclosure_calendar(request: Request, code: str) -> HTTPResponse:
     """The organization's Order 81 disclosure calendar (its staff, officers of its jurisdiction)."""
     return json_bytes(await calendar.get_calendar(actor=request.ctx.user, code=code))
@@ -285,6 +296,7 @@ async def get_disclosure_calendar(request: Request, code: str) -> HTTPResponse:
 @bp.post("/orgs/<code:str>/disclosures")
 @openapi.tag("charity")
 @login_required
+@requires(require_any_staff)
 @json_body(DisclosureCreate)
 @responds(201, DisclosureRead, "Published; the calendar item is done", *WRITES)
 async def create_disclosure(request: Request, code: str, body: DisclosureCreate) -> HTTPResponse:
@@ -316,13 +328,12 @@ FILE_RESPONSE = {
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("charity")
 @login_required
-@openapi.parameter("format", str, description="xlsx (default) or csv")
+@requires(require_any_staff_or_officer)
+@query_params(ExportQuery)
 @openapi.response(200, FILE_RESPONSE, "The filing in the charity platform's layout")
-@responds(401, None, "Not logged in", 403, 404, 422)
 async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
     """A project's filing export (staff, officers of its jurisdiction)."""
     query = parse_query(request, ExportQuery)
-    assert isinstance(query, ExportQuery)
     return _download(
         *await filing.project_filing(actor=request.ctx.user, project_id=project_id, fmt=query.format)
     )
@@ -332,13 +343,12 @@ async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
 @openapi.parameter("year", int, "path", required=True, description="The calendar year")
 @openapi.tag("charity")
 @login_required
-@openapi.parameter("format", str, description="xlsx (default) or csv")
+@requires(require_any_staff_or_officer)
+@query_params(ExportQuery)
 @openapi.response(200, FILE_RESPONSE, "The year's projects in the charity platform's layout")
-@responds(401, None, "Not logged in", 403, 404, 422)
 async def get_organization_filing(request: Request, code: str, year: int) -> HTTPResponse:
     """An organization-year's filing export (staff, officers of its jurisdiction)."""
     query = parse_query(request, ExportQuery)
-    assert isinstance(query, ExportQuery)
     return _download(
         *await filing.organization_filing(actor=request.ctx.user, code=code, year=year, fmt=query.format)
     )
@@ -351,6 +361,11 @@ async def get_organization_filing(request: Request, code: str, year: int) -> HTT
 @openapi.parameter("project_id", int, "path", required=True, description="The project's id")
 @openapi.tag("pages")
 @openapi.response(200, {"text/html": {"schema": {"type": "string"}}}, "The project's disclosure page")
+@openapi.response(
+    404,
+    {**json_content(ErrorBody), "text/html": {"schema": {"type": "string"}}},
+    "No such public project: a page (the error body when the path is not a project id)",
+)
 async def project_page(request: Request, project_id: int) -> HTTPResponse:
     """The public disclosure page of a project: totals, chart, ledger, progress."""
     base_url = request.app.ctx.container.settings.public_base_url

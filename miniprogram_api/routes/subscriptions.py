@@ -6,6 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 
+from backend.accounts.permissions import require_platform_admin
 from backend.subscriptions import service as subscriptions_service
 from backend.subscriptions.schemas import (
     DeadLetterList,
@@ -19,9 +20,9 @@ from backend.subscriptions.schemas import (
     SubscriptionUpdate,
 )
 
-from ..auth import login_required
-from ..openapi import json_body, responds
-from .registry import parse_query
+from ..auth import login_required, requires
+from ..headers import no_store
+from ..openapi import json_body, parse_query, query_params, responds
 
 bp = Blueprint("subscriptions", url_prefix="/")
 
@@ -34,8 +35,9 @@ def _json(
 
 @bp.get("/me/subscriptions")
 @openapi.tag("notifications")
+@no_store
 @login_required
-@responds(200, SubscriptionList, "Every template with the consents left and whether it is on", 401)
+@responds(200, SubscriptionList, "Every template with the consents left and whether it is on")
 async def get_subscriptions(request: Request) -> HTTPResponse:
     """The subscribe-message templates, each with the member's remaining consents and switch."""
     return _json(
@@ -47,9 +49,10 @@ async def get_subscriptions(request: Request) -> HTTPResponse:
 
 @bp.post("/me/subscriptions")
 @openapi.tag("notifications")
+@no_store
 @login_required
 @json_body(SubscriptionAnswers)
-@responds(200, SubscriptionList, "The templates after counting the answers", 400, 401, 413, 422)
+@responds(200, SubscriptionList, "The templates after counting the answers")
 async def report_subscriptions(request: Request, body: SubscriptionAnswers) -> HTTPResponse:
     """Report what wx.requestSubscribeMessage answered: one more consent per accepted template."""
     return _json(
@@ -62,9 +65,10 @@ async def report_subscriptions(request: Request, body: SubscriptionAnswers) -> H
 @bp.put("/me/subscriptions/<event:str>")
 @openapi.tag("notifications")
 @openapi.parameter("event", str, location="path", description="The event kind, e.g. checkin.recorded")
+@no_store
 @login_required
 @json_body(SubscriptionUpdate)
-@responds(200, SubscriptionRead, "The kind of message, on or off", 400, 401, 404, 413, 422)
+@responds(200, SubscriptionRead, "The kind of message, on or off")
 async def update_subscription(request: Request, event: str, body: SubscriptionUpdate) -> HTTPResponse:
     """Turn one kind of message on or off for the signed-in member."""
     return _json(
@@ -79,22 +83,23 @@ async def update_subscription(request: Request, event: str, body: SubscriptionUp
 
 @bp.get("/admin/notifications/dead")
 @openapi.tag("admin")
-@openapi.parameter("limit", int, description="1-500 (default 50)")
-@openapi.parameter("before_id", int, description="The next_before_id of the previous page")
+@no_store
 @login_required
-@responds(200, DeadLetterList, "Messages given up on, newest first", 401, 403, 422)
+@requires(require_platform_admin)
+@query_params(DeadLetterQuery)
+@responds(200, DeadLetterList, "Messages given up on, newest first")
 async def list_dead_notifications(request: Request) -> HTTPResponse:
     """The dead letters: messages given up on after transient failures or an interrupted send."""
     query = parse_query(request, DeadLetterQuery)
-    assert isinstance(query, DeadLetterQuery)
     return _json(await subscriptions_service.list_dead_letters(actor=request.ctx.user, query=query))
 
 
 @bp.post("/admin/notifications/dead/replay")
 @openapi.tag("admin")
 @login_required
+@requires(require_platform_admin)
 @json_body(ReplayRequest)
-@responds(200, ReplayResult, "The dead letters put back in the queue", 400, 401, 403, 413, 422)
+@responds(200, ReplayResult, "The dead letters put back in the queue")
 async def replay_dead_notifications(request: Request, body: ReplayRequest) -> HTTPResponse:
     """Send dead letters again (the ids given, or all); audited."""
     return _json(await subscriptions_service.replay_dead_letters(actor=request.ctx.user, request=body))
@@ -103,7 +108,8 @@ async def replay_dead_notifications(request: Request, body: ReplayRequest) -> HT
 @bp.get("/admin/notifications/stats")
 @openapi.tag("admin")
 @login_required
-@responds(200, NotificationStats, "Per template: sent, skipped, failed, retried, dead-lettered", 401, 403)
+@requires(require_platform_admin)
+@responds(200, NotificationStats, "Per template: sent, skipped, failed, retried, dead-lettered")
 async def get_notification_stats(request: Request) -> HTTPResponse:
     """Message counts per template, from the delivery records (the same as /metrics)."""
     return _json(await subscriptions_service.get_stats(actor=request.ctx.user))

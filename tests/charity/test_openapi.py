@@ -6,7 +6,7 @@ from __future__ import annotations
 async def test_recording_a_donation_is_documented_with_its_body_parameters_and_statuses(client):
     spec = (await client.get("/docs/openapi.json")).json()
     op = spec["paths"]["/api/v1/projects/{project_id}/donations"]["post"]
-    assert op["operationId"].endswith("create_donation")
+    assert op["operationId"] == "createDonation"
     assert op["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/DonationCreate"
     }
