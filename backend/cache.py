@@ -66,6 +66,10 @@ class Cache:
         self._down_until = time.monotonic() + COOLDOWN_SECONDS
         _outages.note(CACHE, exc, context=context)
 
+    def recovered(self) -> None:
+        """Redis answered: reads use it again."""
+        self._down_until = 0.0
+
     async def read(self, *keys: str) -> list[Any] | None:
         """``mget(*keys)``, or None while Redis is away (the caller reads the database instead)."""
         if not self.usable():
@@ -75,7 +79,7 @@ class Cache:
         except CACHE_ERRORS as exc:
             self.failed(exc, context="read")
             return None
-        self._down_until = 0.0
+        self.recovered()
         return values
 
     async def quietly(self, write: Callable[[], Awaitable[Any]], *, context: str = "write") -> None:

@@ -47,7 +47,7 @@ from .outages import OutageLog, dependency_down
 
 REFRESH_AFTER_SECONDS = 0.25  # a read past this starts a poll in the background and goes on
 TRUST_SECONDS = 0.5  # a read past this waits for a poll; a failed poll trusts nothing cached
-LOOKBACK_SECONDS = 30.0  # each poll reads again what changed this long before the previous one
+LOOKBACK_SECONDS = 10.0  # each poll reads again what changed this long before the previous one
 HORIZON_SECONDS = 3600 + 120  # longer than any cached entry lives (profiles: 1 h)
 
 log = logging.getLogger("gongxin.invalidation")
@@ -107,6 +107,7 @@ class Versions:
         self._task: asyncio.Task[bool] | None = None  # the poll on its way
         self._since: float | None = None  # the database's clock at that poll
         self._pruned_at = 0.0
+        self.learned = 0  # how many changes polls have brought: a read that spans one may predate it
 
     def on_change(self, prefix: str, listener: Callable[[str], None]) -> None:
         """Call ``listener(name)`` when a poll learns of a change to a name with this prefix
@@ -187,6 +188,7 @@ class Versions:
             if known is None or int(version) > known[0]:
                 self.known[name] = (int(version), changed_at)
                 changed.append(name)
+        self.learned += len(changed)
         for name in changed:
             for prefix, listener in self._listeners:
                 if name.startswith(prefix):

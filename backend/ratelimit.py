@@ -27,6 +27,8 @@ async def enforce(
             hits = await cache.incr(f"rate:{key}", ttl=window_seconds)
         except CACHE_ERRORS as exc:
             cache.failed(exc, context="rate limit")
+        else:
+            cache.recovered()
     counted_in_cache = hits is not None
     if hits is None:
         hits = _count_locally(key, window_seconds)

@@ -96,15 +96,20 @@ async def login(
 ) -> LoginResult:
     """Exchange a wx.login code for a user and a signed bearer token."""
     session_info = await wechat.code_to_session(code)
+    learned = session_cache.versions.learned
     user, created = await get_or_create_user(openid=session_info.openid, unionid=session_info.unionid)
     now = datetime.now(UTC)
     session = await AuthSession.create(id=tokens.new_session_id(), user=user, expires_at=now + ttl)
     token = tokens.issue(secret=secret, user_id=user.id, session_id=session.id, ttl=ttl, now=now)
     if cache is not None:
         # The mini-program logs in when it opens, usually right before the request it opened for (a
-        # check-in scan): put the session in the cache now, the way that request would on a miss
-        # (same generation protocol, so a concurrent revocation still wins).
-        await authenticate(token=token, secret=secret, cache=cache)
+        # check-in scan): put the session in the cache now, from the rows just read and written.
+        # The generation and version are read after the user was: a change to the user committed
+        # in between makes the entry stale at once (Redis) or within half a second (its version);
+        # one this process already learned of meanwhile keeps the entry out.
+        found = await session_cache.lookup(cache, user_id=user.id, session_id=session.id)
+        if session_cache.versions.learned == learned:
+            await session_cache.store(cache, found=found, session=session, user=user)
     return LoginResult(user=user, token=token, expires_at=session.expires_at, created=created)
 
 
@@ -226,6 +231,18 @@ async def get_roles(*, user: User) -> Roles:
             for r in officer
         ],
     )
+
+
+async def get_me(*, user: User, cache: Cache | None) -> bytes:
+    """The signed-in user with their roles, as the JSON body of ``GET /me`` (cached per user)."""
+    from .schemas import MeRead
+
+    async def build() -> tuple[bytes, list[str]]:
+        fresh = await User.get(id=user.id)
+        roles = await get_roles(user=fresh)
+        return MeRead.of(fresh, roles).model_dump_json().encode(), [r["credit_code"] for r in roles.staff]
+
+    return await session_cache.me_view(cache, user_id=user.id, build=build)
 
 
 async def grant_admin(

@@ -14,6 +14,7 @@ is away, ``lookup`` finds nothing and the caller reads the database (bounded: ``
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -134,3 +135,46 @@ async def forget_user(cache: Cache | None, user_id: int) -> None:
     if cache is not None:
         key = cache.key(_gen_key(user_id))
         await cache.quietly(lambda: cache.client.incr(key), context="session invalidation")
+
+
+# --- the user's own view (GET /me) ----------------------------------------------------------------
+# Under the same generation and version as the sessions (every role change records the user), plus
+# the versions of the organizations it names (a rename records the organization): one MGET on a hit.
+
+
+def _me_key(user_id: int) -> str:
+    return f"auth:me:{user_id}"
+
+
+async def me_view(
+    cache: Cache | None, *, user_id: int, build: Callable[[], Awaitable[tuple[bytes, list[str]]]]
+) -> bytes:
+    """The user's /me body: cached, or ``build()`` (the body and the credit codes it names)."""
+    if cache is None:
+        return (await build())[0]
+    name = _name(user_id)
+    trusted = versions.recent() or await versions.fresh()
+    stamp = versions.stamp(name)
+    values = await cache.read(cache.key(_gen_key(user_id)), cache.key(_me_key(user_id)))
+    if values is None:  # Redis is away: the database answers, a bounded number at a time
+        async with cache.fallback():
+            return (await build())[0]
+    gen_raw, cached = values
+    gen = gen_raw or b"0"
+    if cached is not None and trusted:
+        built_at, built_stamp, orgs, body = cached.split(b"|", 3)
+        if built_at == gen and built_stamp.isdigit() and versions.trusts(name, int(built_stamp)):
+            named = [item.rpartition(b":") for item in orgs.split(b",") if item]
+            if all(versions.trusts(f"org:{code.decode()}", int(v)) for code, _, v in named):
+                return body
+    learned = versions.learned
+    body, codes = await build()
+    if versions.learned != learned:
+        # A change came in while the database was read: the organizations' versions known now may
+        # be newer than what was read. Answer, but keep nothing.
+        return body
+    orgs_part = ",".join(f"{code}:{versions.stamp(f'org:{code}')}" for code in codes).encode()
+    value = b"%s|%d|%s|%s" % (gen, stamp, orgs_part, body)
+    key = cache.key(_me_key(user_id))
+    await cache.quietly(lambda: cache.client.set(key, value, ex=ENTRY_TTL_SECONDS), context="me store")
+    return body

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, empty, json
+from sanic.response import HTTPResponse, empty, json, raw
 from sanic_ext import openapi
 
 from backend import ratelimit
@@ -69,9 +69,8 @@ async def logout(request: Request) -> HTTPResponse:
 @responds(200, MeRead, "The signed-in user and their roles")
 async def get_me(request: Request) -> HTTPResponse:
     """The signed-in user and their roles."""
-    user = request.ctx.user
-    roles = await accounts_service.get_roles(user=user)
-    return json(MeRead.of(user, roles).model_dump(mode="json"), ensure_ascii=False)
+    body = await accounts_service.get_me(user=request.ctx.user, cache=request.app.ctx.container.cache)
+    return raw(body, content_type="application/json")
 
 
 @bp.post("/me/phone")

@@ -151,3 +151,54 @@ async def test_a_cached_session_is_refused_to_a_token_naming_another_user(client
     )
     refused = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})
     assert refused.status_code == 401 and error_code(refused) == "auth.token_invalid"
+
+
+async def test_me_is_cached_and_follows_every_change_of_roles_phone_and_organization_name(
+    client, cache, emulator
+):
+    admin = await _admin(client)
+    headers = await login(client, "me-cached")
+    user = await _user(client, headers)
+    authority = await make_authority("440300")
+    org = await make_org(authority, name="旧名称协会")
+
+    async def me() -> dict:
+        response = await client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+        return response.json()
+
+    assert (await me())["roles"]["officer"] == []
+    assert await cache.client.exists(cache.key(f"auth:me:{user.id}"))  # read through the cache
+    await accounts_service.grant_officer(user=user, authority=authority, actor=None)
+    assert [r["region_code"] for r in (await me())["roles"]["officer"]] == ["440300"]
+    await accounts_service.grant_staff(user=user, organization=org, role="owner", actor=None)
+    assert [r["organization"] for r in (await me())["roles"]["staff"]] == ["旧名称协会"]
+    renamed = await client.patch(
+        f"/api/v1/orgs/{org.credit_code}", json={"name": "新名称协会", "reason": "更名"}, headers=admin
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert [r["organization"] for r in (await me())["roles"]["staff"]] == ["新名称协会"]
+    await client.post(
+        "/api/v1/me/phone", json={"code": emulator.issue_phone_code("13812345678")}, headers=headers
+    )
+    assert (await me())["phone"] == "138****5678"
+    await client.delete("/api/v1/me/phone", headers=headers)
+    assert (await me())["phone"] is None
+    await client.post(
+        "/api/v1/admin/roles/revocations",
+        json={"kind": "officer", "user_id": user.id, "authority_region_code": "440300"},
+        headers=admin,
+    )
+    await accounts_service.revoke_staff(user=user, organization=org, actor=None)
+    assert (await me())["roles"] == {"member": True, "platform_admin": False, "staff": [], "officer": []}
+
+
+async def test_login_puts_the_session_in_the_cache_and_a_logout_takes_it_out(client, cache, settings):
+    headers = await login(client, "prefilled")
+    claims = tokens.decode(secret=settings.secret_key.get_secret_value(), token=headers["Authorization"][7:])
+    found = await accounts_service.session_cache.lookup(
+        cache, user_id=claims.user_id, session_id=claims.session_id
+    )
+    assert found.entry is not None and found.entry["user"]["id"] == claims.user_id
+    assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 401
