@@ -169,7 +169,8 @@ async def app(db: str, settings: Settings, cache: Cache) -> AsyncIterator[Sanic]
     """The app under test, started once (ASGI lifespan), sharing the test cache."""
     Sanic.test_mode = True
     application = create_app(settings, name=f"gongxin_test_{RUN_ID}", cache=cache)
-    async with LifespanManager(application):
+    # Generous: building the OpenAPI document takes seconds on a loaded 2-core machine (the default is 5 s).
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 

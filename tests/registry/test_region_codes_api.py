@@ -21,7 +21,7 @@ async def _user_of(client: httpx.AsyncClient, headers: dict[str, str]) -> User:
 
 
 @pytest.fixture
-async def city(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
+async def city(client: httpx.AsyncClient, cache) -> dict[str, dict[str, str]]:
     """A city officer of 440300, a platform admin and a plain member; organizations in two cities."""
     shenzhen = await make_authority("440300", name="深圳市民政局")
     guangzhou = await make_authority("440100", name="广州市民政局")
@@ -31,7 +31,9 @@ async def city(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
     officer = await login(client, "city-officer")
     await accounts_service.grant_officer(user=await _user_of(client, officer), authority=shenzhen, actor=None)
     admin = await login(client, "region-admin")
-    await accounts_service.grant_admin(user=await _user_of(client, admin), actor=None)
+    # With the cache: the admin's session was cached by the /me above, and only a grant that bumps
+    # the user's generation reaches it.
+    await accounts_service.grant_admin(user=await _user_of(client, admin), actor=None, cache=cache)
     return {"officer": officer, "admin": admin, "member": await login(client, "region-member")}
 
 
