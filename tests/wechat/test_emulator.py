@@ -223,12 +223,12 @@ def test_admin_reset_and_expire(emulator: WeChatEmulator) -> None:
 def test_stop_is_prompt_with_a_held_request() -> None:
     emu = WeChatEmulator()
     emu.start()
-    emu.add_fault("/cgi-bin/token", timeout=True, hold_s=30)
+    emu.add_fault("/cgi-bin/token", timeout=True, hold_s=60)
     outcome: list[object] = []
 
     def call() -> None:
         try:
-            outcome.append(requests.get(emu.url + "/cgi-bin/token", timeout=10))
+            outcome.append(requests.get(emu.url + "/cgi-bin/token", timeout=120))
         except requests.RequestException as exc:
             outcome.append(exc)
 
@@ -240,10 +240,11 @@ def test_stop_is_prompt_with_a_held_request() -> None:
     assert emu.calls("/cgi-bin/token")  # the request is being held
     started = time.monotonic()
     emu.stop()
-    # stop() released the held request rather than waiting out its 30 s: a bound on one side, far
+    # stop() released the held request rather than waiting out its 60 s: a bound on one side, far
     # from the hold, so a loaded machine cannot fail it.
     assert time.monotonic() - started < 15
-    caller.join(timeout=15)
+    # The caller (who would wait 120 s) hears at once that no answer is coming, not after the hold.
+    caller.join(timeout=20)
     assert not caller.is_alive()
     assert outcome and isinstance(outcome[0], requests.RequestException)  # never answered
 
