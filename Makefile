@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-embedded test-services lint format bench clean
+.PHONY: install run test test-embedded test-services lint format bench mutate clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ format: install
 
 bench: install
 	$(PY) bench/run.py
+
+# Mutation testing of the modules that hold rules (tests/mutate.py, tests/MUTATION.md); not part of
+# `make test` (tens of minutes). `make mutate GROUPS="permissions verdicts"` runs some groups.
+mutate: install
+	$(PY) tests/mutate.py $(GROUPS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache bench/results
