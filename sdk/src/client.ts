@@ -4,7 +4,8 @@
  * Every call resolves to the typed success body (`{ ok: true, status, data }`) or the typed error
  * (`{ ok: false, status, error: { code, message, details } }`); it never throws for an HTTP status.
  * When no answer came at all, `status` is 0 and `error.code` says why: `"client.network"` (network
- * down, timeout) or `"client.method_unsupported"` (PATCH over wx.request). The bearer token lives in one place, the client's token store.
+ * down, timeout) or `"client.method_unsupported"` (PATCH over wx.request); a 2xx whose JSON does not
+ * parse (something between the client and the API) is `"client.malformed_response"`. The bearer token lives in one place, the client's token store.
  */
 import type { components, operations } from "./schema.js";
 import { operationTable } from "./operations.js";
@@ -177,7 +178,13 @@ export function createClient(options: ClientOptions): Client {
     }
     const { status } = response;
     if (status >= 200 && status < 300) {
-      return { ok: true, status, data: successBody(response) as Data<OperationId> };
+      try {
+        return { ok: true, status, data: successBody(response) as Data<OperationId> };
+      } catch {
+        // a 2xx that is not the JSON it says it is: a proxy or a captive portal, not this API
+        const error = { code: "client.malformed_response", message: `HTTP ${status}: not JSON`, details: null };
+        return { ok: false, status, error };
+      }
     }
     const text = typeof response.body === "string" ? response.body : decode(response.body);
     return { ok: false, status, error: asError(status, text) };

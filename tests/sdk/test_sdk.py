@@ -5,7 +5,8 @@
 - the SDK and its sample type-check under `tsc --strict` (the sample's `@ts-expect-error` lines are
   calls the types must refuse), and WeChat's own typings of wx.request fit the wx transport;
 - the sample walks a citizen's, an organizer's, a member's and an officer's flows through the SDK
-  against the live server, over fetch and over wx.request, under node's test runner.
+  against the live server, over fetch and over wx.request, under node's test runner, beside the
+  client's own rules over a fake transport (test/client.test.ts).
 
 `npm ci` runs only when sdk/package-lock.json changed since the last install (a stamp in
 sdk/node_modules). `SDK_UPDATE=1` (`make sdk`) writes the generated files instead of comparing.
@@ -95,9 +96,11 @@ def test_the_sample_walks_every_role_through_the_sdk_against_the_live_server(
     compiled: None, server: RunningServer
 ):
     env = {"GONGXIN_BASE_URL": server.url, "GONGXIN_DEMO_ACTIVITY": _demo_activity(server)}
-    output = _run("node", "--test", "--test-reporter=spec", "dist/test/flows.test.js", env=env, timeout=120)
+    tests = ("dist/test/client.test.js", "dist/test/flows.test.js")
+    output = _run("node", "--test", "--test-reporter=spec", *tests, env=env, timeout=120)
     assert "✔ the same client over wx.request" in output, output
-    assert "fail 0" in output, output
+    assert "✔ an answer that may be a file is read as bytes" in output, output
+    assert "ℹ fail 0" in output, output
 
 
 def test_the_readme_shows_the_example_pages_that_are_type_checked():
