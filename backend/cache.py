@@ -7,12 +7,33 @@ production refuses to start without Redis, because several processes must share 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from .batching import Coalescer
+from .errors import ServiceUnavailable
+from .outages import CACHE, RETRY_AFTER_SECONDS, OutageLog
+
+# What redis-py raises when Redis is away: refused, reset, timed out, no pooled connection in time.
+CACHE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# After a failure, reads skip Redis this long (then one read tries it again): a Redis that hangs
+# costs one request its timeout per period, not every request.
+COOLDOWN_SECONDS = 1.0
+# Reads that fall back to the database while Redis is away, at once per process; a request that
+# waits longer than FALLBACK_WAIT_SECONDS for its turn answers 503. A database recovering with
+# Redis is then not met by every request of every process at once.
+FALLBACK_CONCURRENCY = 8
+FALLBACK_WAIT_SECONDS = 2.0
+
+_outages = OutageLog(logging.getLogger("gongxin.outages"))
 
 
 class Cache:
@@ -24,6 +45,61 @@ class Cache:
         self._coalesced_mget: Coalescer[tuple[str, ...], list[Any]] = Coalescer(
             self._mget_batch, max_in_flight=1
         )
+        self._down_until = 0.0  # time.monotonic() until which reads skip Redis; 0: Redis is fine
+        self._fallbacks = asyncio.Semaphore(FALLBACK_CONCURRENCY)
+
+    # --- Redis away: reads fall back, writes after a commit are best effort -------------------
+
+    def usable(self) -> bool:
+        """Whether a read should try Redis now. After a failure, no for ``COOLDOWN_SECONDS``; then
+        the first caller tries (and the others wait another period for its answer)."""
+        if not self._down_until:
+            return True
+        now = time.monotonic()
+        if now < self._down_until:
+            return False
+        self._down_until = now + COOLDOWN_SECONDS
+        return True
+
+    def failed(self, exc: BaseException, *, context: str = "") -> None:
+        """Note that Redis failed: reads skip it for a while, and the operator gets one line."""
+        self._down_until = time.monotonic() + COOLDOWN_SECONDS
+        _outages.note(CACHE, exc, context=context)
+
+    async def read(self, *keys: str) -> list[Any] | None:
+        """``mget(*keys)``, or None while Redis is away (the caller reads the database instead)."""
+        if not self.usable():
+            return None
+        try:
+            values = await self.mget(*keys)
+        except CACHE_ERRORS as exc:
+            self.failed(exc, context="read")
+            return None
+        self._down_until = 0.0
+        return values
+
+    async def quietly(self, write: Callable[[], Awaitable[Any]], *, context: str = "write") -> None:
+        """Run a write whose loss costs only speed (a cache fill, a generation bump after a commit
+        that is also recorded durably): Redis failing is logged, not raised, and while Redis is
+        known to be away the write is skipped."""
+        if self._down_until > time.monotonic():
+            return
+        try:
+            await write()
+        except CACHE_ERRORS as exc:
+            self.failed(exc, context=context)
+
+    @contextlib.asynccontextmanager
+    async def fallback(self) -> AsyncIterator[None]:
+        """A turn to read the database instead of Redis (bounded per process), or 503."""
+        try:
+            await asyncio.wait_for(self._fallbacks.acquire(), FALLBACK_WAIT_SECONDS)
+        except TimeoutError:
+            raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS) from None
+        try:
+            yield
+        finally:
+            self._fallbacks.release()
 
     def key(self, name: str) -> str:
         return self.prefix + name

@@ -1,4 +1,4 @@
-"""The ``gongxin`` console command: serve, worker, migrate, demo-data, grant, makemigrations."""
+"""The ``gongxin`` console command: serve, worker, migrate, demo-data, grant, revoke, makemigrations."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -157,46 +158,81 @@ def cmd_disclosure_scan(args: argparse.Namespace) -> None:
 
 def cmd_grant(args: argparse.Namespace) -> None:
     """Grant a role: admin, officer (--authority REGION) or staff (--org CREDIT_CODE [--role])."""
+    _change_role(args, grant=True)
+
+
+def cmd_revoke(args: argparse.Namespace) -> None:
+    """Take a role away (admin, officer --authority REGION, staff --org CREDIT_CODE), or every session
+    of the user (sessions); running servers refuse it on the next request."""
+    _change_role(args, grant=False)
+
+
+def _change_role(args: argparse.Namespace, *, grant: bool) -> None:
     from .accounts import service as accounts_service
     from .accounts.models import StaffRoleKind
     from .cache import create_cache
 
     settings = _settings()
+    verb = "grant" if grant else "revoke"
 
     async def work() -> None:
         user = await accounts_service.get_or_create_user_by_ref(ref=args.user, appid=settings.wechat_appid)
-        if args.kind == "admin":
-            # With Redis, running servers see the new role at once (their cached session is dropped).
-            cache = create_cache(settings.redis_url) if settings.redis_url else None
-            try:
-                await accounts_service.grant_admin(user=user, actor=None, reason=args.reason, cache=cache)
-            finally:
-                if cache is not None:
-                    await cache.close()
-        elif args.kind == "officer":
-            if not args.authority:
-                sys.exit("gongxin grant officer needs --authority REGION_CODE")
-            authority = await accounts_service.get_authority(region_code=args.authority)
-            await accounts_service.grant_officer(
-                user=user, authority=authority, actor=None, reason=args.reason
-            )
+        # The change is recorded in the database, which every server polls; with Redis, they also
+        # drop the user's cached sessions at once.
+        cache = create_cache(settings.redis_url) if settings.redis_url else None
+        try:
+            changed = await _apply(accounts_service, user, cache)
+        finally:
+            if cache is not None:
+                await cache.close()
+        if grant:
+            print(f"granted {args.kind} to user {user.id} ({args.user})")
+        elif changed:
+            print(f"revoked {args.kind} of user {user.id} ({args.user})")
         else:
-            if not args.org:
-                sys.exit("gongxin grant staff needs --org CREDIT_CODE")
-            organization = await accounts_service.get_organization(credit_code=args.org.strip().upper())
-            await accounts_service.grant_staff(
+            print(f"user {user.id} ({args.user}) held no such role: nothing changed")
+
+    async def _apply(service: Any, user: Any, cache: Any) -> Any:
+        reason = args.reason or f"{verb}ed from the console"
+        if args.kind == "sessions":
+            count = await service.revoke_all_sessions(user=user, cache=cache, actor=None, reason=reason)
+            print(f"{count} active sessions revoked")
+            return True
+        if args.kind == "admin":
+            if grant:
+                return await service.grant_admin(user=user, actor=None, reason=reason, cache=cache)
+            return await service.revoke_admin(user=user, actor=None, reason=reason, cache=cache)
+        if args.kind == "officer":
+            if not args.authority:
+                sys.exit(f"gongxin {verb} officer needs --authority REGION_CODE")
+            authority = await service.get_authority(region_code=args.authority)
+            if grant:
+                return await service.grant_officer(
+                    user=user, authority=authority, actor=None, reason=reason, cache=cache
+                )
+            return await service.revoke_officer(
+                user=user, authority=authority, actor=None, reason=reason, cache=cache
+            )
+        if not args.org:
+            sys.exit(f"gongxin {verb} staff needs --org CREDIT_CODE")
+        organization = await service.get_organization(credit_code=args.org.strip().upper())
+        if grant:
+            return await service.grant_staff(
                 user=user,
                 organization=organization,
                 role=StaffRoleKind(args.role),
                 actor=None,
-                reason=args.reason,
+                reason=reason,
+                cache=cache,
             )
-        print(f"granted {args.kind} to user {user.id} ({args.user})")
+        return await service.revoke_staff(
+            user=user, organization=organization, actor=None, reason=reason, cache=cache
+        )
 
     try:
         asyncio.run(_with_db(settings, work))
     except DomainError as exc:
-        sys.exit(f"gongxin grant: {exc.message}")
+        sys.exit(f"gongxin {verb}: {exc.message}")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -239,8 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("--authority", help="region code of the authority (officer)")
     grant.add_argument("--org", help="unified social credit code of the organization (staff)")
     grant.add_argument("--role", choices=["owner", "admin"], default="admin", help="staff role")
-    grant.add_argument("--reason", default="granted from the console")
+    grant.add_argument("--reason", default="")
     grant.set_defaults(func=cmd_grant)
+
+    revoke = sub.add_parser("revoke", help=cmd_revoke.__doc__)
+    revoke.add_argument("kind", choices=["admin", "officer", "staff", "sessions"])
+    revoke.add_argument("--user", required=True, help="dev-<name>, an openid, or a numeric user id")
+    revoke.add_argument("--authority", help="region code of the authority (officer)")
+    revoke.add_argument("--org", help="unified social credit code of the organization (staff)")
+    revoke.add_argument("--reason", default="")
+    revoke.set_defaults(func=cmd_revoke)
 
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
     serve.add_argument("--workers", type=int, default=None, help="server processes (default: WORKERS)")

@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "backend.partybuilding.models",
     "backend.subscriptions.models",
     "backend.charity.models",
+    "backend.invalidation",
 ]
 MIGRATIONS_MODULE = "migrations.models"
 

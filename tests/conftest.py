@@ -21,6 +21,7 @@ from asgi_lifespan import LifespanManager
 from sanic import Sanic
 from tortoise import Tortoise, connections
 
+from backend import invalidation
 from backend.cache import Cache, create_cache
 from backend.config import Settings
 from backend.db import apply_migrations, close_db, init_db, normalize_db_url
@@ -143,6 +144,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         profiles.local_answers.clear()
         # Truncation may restart ids, and the per-process activity rules are keyed by id.
         checkins.activity_rules.clear()
+        # The emptied cache_versions table: what this process knew of it is gone too.
+        invalidation.versions.reset()
     if "cache" in request.fixturenames:
         await _clear_cache(request.getfixturevalue("cache"))
     if "emulator" in request.fixturenames:

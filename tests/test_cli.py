@@ -1,4 +1,4 @@
-"""The console command: migrate, demo-data (idempotent), grant."""
+"""The console command: migrate, demo-data (idempotent), grant, revoke."""
 
 from __future__ import annotations
 
@@ -56,6 +56,60 @@ def test_grant_commands_give_roles_and_are_audited(tmp_path: Path):
         assert conn.execute("SELECT COUNT(*) FROM users WHERE is_platform_admin").fetchone()[0] == admins + 1
         actions = [r[0] for r in conn.execute("SELECT action FROM audit_entries ORDER BY id")]
     assert actions[-3:] == ["grant.officer", "grant.staff", "grant.admin"]
+
+
+def test_revoke_commands_take_roles_and_sessions_away_and_are_audited(tmp_path: Path):
+    db = tmp_path / "revoke.sqlite3"
+    gongxin("migrate", db=db)
+    gongxin("demo-data", db=db)
+    with sqlite3.connect(db) as conn:
+        org_code = conn.execute("SELECT credit_code FROM organizations LIMIT 1").fetchone()[0]
+    granted = [
+        gongxin("grant", "officer", "--user", "dev-fay", "--authority", "440000", db=db),
+        gongxin("grant", "staff", "--user", "dev-fay", "--org", org_code, db=db),
+        gongxin("grant", "admin", "--user", "dev-fay", db=db),
+    ]
+    assert [r.returncode for r in granted] == [0, 0, 0], [r.stderr for r in granted]
+    with sqlite3.connect(db) as conn:
+        user_id = conn.execute("SELECT id FROM users WHERE is_platform_admin ORDER BY id DESC").fetchone()[0]
+        conn.execute(
+            "INSERT INTO auth_sessions (id, user_id, created_at, expires_at) "
+            "VALUES ('s1', ?, '2026-01-01 00:00:00+00:00', '2099-01-01 00:00:00+00:00')",
+            (user_id,),
+        )
+    revoked = [
+        gongxin("revoke", "officer", "--user", "dev-fay", "--authority", "440000", db=db),
+        gongxin("revoke", "staff", "--user", "dev-fay", "--org", org_code.lower(), db=db),
+        gongxin("revoke", "admin", "--user", "dev-fay", "--reason", "离职", db=db),
+        gongxin("revoke", "sessions", "--user", "dev-fay", db=db),
+        gongxin("revoke", "admin", "--user", "dev-fay", db=db),  # again: nothing to take
+    ]
+    assert [r.returncode for r in revoked] == [0, 0, 0, 0, 0], [r.stderr for r in revoked]
+    assert "nothing changed" in revoked[-1].stdout
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT is_platform_admin FROM users WHERE id = ?", (user_id,)).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT COUNT(*) FROM officer_roles WHERE user_id = ?", (user_id,)).fetchone()[0]
+            == 0
+        )
+        assert (
+            conn.execute("SELECT COUNT(*) FROM staff_roles WHERE user_id = ?", (user_id,)).fetchone()[0] == 0
+        )
+        assert conn.execute("SELECT revoked_at FROM auth_sessions WHERE id = 's1'").fetchone()[0] is not None
+        actions = [
+            r[0]
+            for r in conn.execute(
+                "SELECT action FROM audit_entries WHERE target_id = ? ORDER BY id", (str(user_id),)
+            )
+        ]
+        # Every change is also recorded for the running servers' caches.
+        assert (
+            conn.execute(
+                "SELECT version FROM cache_versions WHERE name = ?", (f"user:{user_id}",)
+            ).fetchone()[0]
+            >= 7
+        )
+    assert actions[-4:] == ["revoke.officer", "revoke.staff", "revoke.admin", "sessions.revoke_all"]
 
 
 def test_grant_to_an_unknown_authority_says_so(tmp_path: Path):

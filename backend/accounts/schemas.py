@@ -82,3 +82,26 @@ class RoleGrantCreate(BaseModel):
     credit_code: str | None = Field(default=None, min_length=18, max_length=18)
     staff_role: StaffRoleKind = StaffRoleKind.ADMIN
     reason: str = Field(default="", max_length=500)
+
+
+class RoleRevocationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["admin", "officer", "staff"]
+    user_id: int
+    authority_region_code: RegionCode | None = Field(default=None, description="officer: the authority")
+    credit_code: str | None = Field(
+        default=None, min_length=18, max_length=18, description="staff: the organization"
+    )
+    reason: str = Field(default="", max_length=500)
+
+
+class SessionRevocationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=500)
+
+
+class SessionsRevokedRead(BaseModel):
+    user_id: int
+    revoked: int = Field(description="Sessions that were active and no longer work")

@@ -16,9 +16,10 @@ from ..registry.models import Authority, Organization
 from ..registry.regions import parse_region
 from . import session_cache, tokens
 from .models import AuthSession, OfficerRole, StaffRole, StaffRoleKind, User
+from .permissions import require_platform_admin
 
 if TYPE_CHECKING:
-    from .schemas import RoleGrantCreate
+    from .schemas import RoleGrantCreate, RoleRevocationCreate
 
 
 class WeChatLogin(Protocol):
@@ -110,20 +111,28 @@ async def login(
 async def authenticate(*, token: str, secret: str, cache: Cache | None = None) -> tuple[User, str]:
     """The user and session id behind a bearer token; raises Unauthorized subclasses."""
     claims = tokens.decode(secret=secret, token=token)
-    gen = b"0"
+    found: session_cache.Found | None = None
     if cache is not None:
-        gen, entry = await session_cache.lookup(cache, user_id=claims.user_id, session_id=claims.session_id)
+        found = await session_cache.lookup(cache, user_id=claims.user_id, session_id=claims.session_id)
+        entry = found.entry
         if entry is not None:
+            # The entry is keyed by the session alone: its user must be the token's subject, as below.
+            if entry["user"]["id"] != claims.user_id:
+                raise tokens.TokenInvalid()
             if entry["revoked"]:
                 raise SessionRevoked()
             if session_cache.expires_at(entry) <= datetime.now(UTC):
                 raise tokens.TokenExpired()
             return session_cache.user_from(entry), claims.session_id
-    session = await AuthSession.get_or_none(id=claims.session_id).select_related("user")
+    if cache is not None and found is not None and found.gen is None:
+        async with cache.fallback():  # Redis is away: every request reads the database, bounded
+            session = await AuthSession.get_or_none(id=claims.session_id).select_related("user")
+    else:
+        session = await AuthSession.get_or_none(id=claims.session_id).select_related("user")
     if session is None or session.user_id != claims.user_id:
         raise tokens.TokenInvalid()
-    if cache is not None:
-        await session_cache.store(cache, gen=gen, session=session, user=session.user)
+    if cache is not None and found is not None:
+        await session_cache.store(cache, found=found, session=session, user=session.user)
     if session.revoked_at is not None:
         raise SessionRevoked()
     if session.expires_at <= datetime.now(UTC):
@@ -133,13 +142,32 @@ async def authenticate(*, token: str, secret: str, cache: Cache | None = None) -
 
 async def revoke_session(*, session_id: str, user_id: int, cache: Cache | None) -> None:
     """Revoke one session: its token stops working in every process at once."""
-    await AuthSession.filter(id=session_id, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
+    async with in_transaction():
+        await AuthSession.filter(id=session_id, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
+        await session_cache.record_change(user_id)
     await session_cache.forget_user(cache, user_id)
 
 
-async def revoke_all_sessions(*, user: User, cache: Cache | None) -> int:
-    """Revoke every session of a user (lost phone, account deletion)."""
-    count = await AuthSession.filter(user=user, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
+async def revoke_all_sessions(
+    *, user: User, cache: Cache | None, actor: User | None = None, reason: str = ""
+) -> int:
+    """Revoke every session of a user (lost phone, a removed officer, account deletion); audited.
+    By a platform admin, or the console (``actor`` None)."""
+    if actor is not None:
+        require_platform_admin(actor)
+    async with in_transaction():
+        count = await AuthSession.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=datetime.now(UTC)
+        )
+        await audit_service.record(
+            actor=actor,
+            action="sessions.revoke_all",
+            target=user,
+            before={"active_sessions": count},
+            after={"active_sessions": 0},
+            reason=reason,
+        )
+        await session_cache.record_change(user.id)
     await session_cache.forget_user(cache, user.id)
     return count
 
@@ -153,7 +181,9 @@ async def bind_phone(
     user.phone_encrypted = cipher.encrypt(phone)
     user.phone_hash = cipher.lookup_hash(phone)
     user.phone_masked = mask_phone(phone)
-    await user.save(update_fields=["phone_encrypted", "phone_hash", "phone_masked", "updated_at"])
+    async with in_transaction():
+        await user.save(update_fields=["phone_encrypted", "phone_hash", "phone_masked", "updated_at"])
+        await session_cache.record_change(user.id)
     await session_cache.forget_user(cache, user.id)
     return user
 
@@ -163,7 +193,9 @@ async def unbind_phone(*, user: User, cache: Cache | None) -> User:
     user.phone_encrypted = None
     user.phone_hash = None
     user.phone_masked = None
-    await user.save(update_fields=["phone_encrypted", "phone_hash", "phone_masked", "updated_at"])
+    async with in_transaction():
+        await user.save(update_fields=["phone_encrypted", "phone_hash", "phone_masked", "updated_at"])
+        await session_cache.record_change(user.id)
     await session_cache.forget_user(cache, user.id)
     return user
 
@@ -200,22 +232,42 @@ async def grant_admin(
     *, user: User, actor: User | None, reason: str = "", cache: Cache | None = None
 ) -> None:
     """Make a user a platform admin."""
+    await _set_admin(user=user, admin=True, actor=actor, reason=reason, cache=cache)
+
+
+async def revoke_admin(
+    *, user: User, actor: User | None, reason: str = "", cache: Cache | None = None
+) -> bool:
+    """Take the platform-admin role away; False when the user was not one. Holds on the next request."""
+    return await _set_admin(user=user, admin=False, actor=actor, reason=reason, cache=cache)
+
+
+async def _set_admin(
+    *, user: User, admin: bool, actor: User | None, reason: str, cache: Cache | None
+) -> bool:
     async with in_transaction():
-        before = user.is_platform_admin
-        user.is_platform_admin = True
+        before = await User.filter(id=user.id).select_for_update().values_list("is_platform_admin", flat=True)
+        if not before or bool(before[0]) == admin:
+            user.is_platform_admin = admin
+            return False
+        user.is_platform_admin = admin
         await user.save(update_fields=["is_platform_admin", "updated_at"])
         await audit_service.record(
             actor=actor,
-            action="grant.admin",
+            action="grant.admin" if admin else "revoke.admin",
             target=user,
-            before={"is_platform_admin": before},
-            after={"is_platform_admin": True},
+            before={"is_platform_admin": not admin},
+            after={"is_platform_admin": admin},
             reason=reason,
         )
+        await session_cache.record_change(user.id)
     await session_cache.forget_user(cache, user.id)
+    return True
 
 
-async def grant_officer(*, user: User, authority: Authority, actor: User | None, reason: str = "") -> None:
+async def grant_officer(
+    *, user: User, authority: Authority, actor: User | None, reason: str = "", cache: Cache | None = None
+) -> None:
     """Make a user an officer of a registration authority (a repeated grant changes nothing)."""
     async with in_transaction():
         if await OfficerRole.filter(user=user, authority=authority).exists():
@@ -229,17 +281,46 @@ async def grant_officer(*, user: User, authority: Authority, actor: User | None,
             after={"authority": authority.region_code},
             reason=reason,
         )
+        await session_cache.record_change(user.id)
+    await session_cache.forget_user(cache, user.id)
+
+
+async def revoke_officer(
+    *, user: User, authority: Authority, actor: User | None, reason: str = "", cache: Cache | None = None
+) -> bool:
+    """Take away a user's officer role at one authority; False when they did not hold it."""
+    async with in_transaction():
+        deleted = await OfficerRole.filter(user=user, authority=authority).delete()
+        if not deleted:
+            return False
+        await audit_service.record(
+            actor=actor,
+            action="revoke.officer",
+            target=user,
+            before={"authority": authority.region_code},
+            after=None,
+            reason=reason,
+        )
+        await session_cache.record_change(user.id)
+    await session_cache.forget_user(cache, user.id)
+    return True
 
 
 async def grant_staff(
-    *, user: User, organization: Organization, role: StaffRoleKind, actor: User | None, reason: str = ""
+    *,
+    user: User,
+    organization: Organization,
+    role: StaffRoleKind,
+    actor: User | None,
+    reason: str = "",
+    cache: Cache | None = None,
 ) -> None:
     """Make a user owner or admin of an organization; a second grant changes the role."""
     async with in_transaction():
         existing = await StaffRole.get_or_none(user=user, organization=organization)
         if existing is not None and existing.role == role:
             return
-        before = {"role": existing.role} if existing else None
+        before = {"organization": organization.credit_code, "role": existing.role} if existing else None
         if existing is None:
             await StaffRole.bulk_create(
                 [StaffRole(user=user, organization=organization, role=role)], ignore_conflicts=True
@@ -255,6 +336,35 @@ async def grant_staff(
             after={"organization": organization.credit_code, "role": role},
             reason=reason,
         )
+        await session_cache.record_change(user.id)
+    await session_cache.forget_user(cache, user.id)
+
+
+async def revoke_staff(
+    *,
+    user: User,
+    organization: Organization,
+    actor: User | None,
+    reason: str = "",
+    cache: Cache | None = None,
+) -> bool:
+    """Take away a user's owner or admin role in an organization; False when they held none."""
+    async with in_transaction():
+        existing = await StaffRole.get_or_none(user=user, organization=organization)
+        if existing is None:
+            return False
+        await StaffRole.filter(id=existing.id).delete()
+        await audit_service.record(
+            actor=actor,
+            action="revoke.staff",
+            target=user,
+            before={"organization": organization.credit_code, "role": existing.role},
+            after=None,
+            reason=reason,
+        )
+        await session_cache.record_change(user.id)
+    await session_cache.forget_user(cache, user.id)
+    return True
 
 
 async def get_authority(*, region_code: str) -> Authority:
@@ -273,22 +383,61 @@ async def get_organization(*, credit_code: str) -> Organization:
 
 
 async def grant_role(*, actor: User | None, grant: RoleGrantCreate, cache: Cache | None = None) -> User:
-    """Grant one role described by a RoleGrantCreate; returns the user."""
-    user = await User.get_or_none(id=grant.user_id)
-    if user is None:
-        raise UserNotFound(details={"user_id": grant.user_id})
+    """Grant one role described by a RoleGrantCreate (platform admins; None: the console)."""
+    if actor is not None:
+        require_platform_admin(actor)
+    user = await get_user(user_id=grant.user_id)
     if grant.kind == "admin":
         await grant_admin(user=user, actor=actor, reason=grant.reason, cache=cache)
     elif grant.kind == "officer":
         if not grant.authority_region_code:
             raise GrantTargetMissing()
         authority = await get_authority(region_code=grant.authority_region_code)
-        await grant_officer(user=user, authority=authority, actor=actor, reason=grant.reason)
+        await grant_officer(user=user, authority=authority, actor=actor, reason=grant.reason, cache=cache)
     else:
         if not grant.credit_code:
             raise GrantTargetMissing()
         organization = await get_organization(credit_code=grant.credit_code)
         await grant_staff(
-            user=user, organization=organization, role=grant.staff_role, actor=actor, reason=grant.reason
+            user=user,
+            organization=organization,
+            role=grant.staff_role,
+            actor=actor,
+            reason=grant.reason,
+            cache=cache,
         )
     return await User.get(id=user.id)
+
+
+async def revoke_role(
+    *, actor: User | None, revocation: RoleRevocationCreate, cache: Cache | None = None
+) -> User:
+    """Take away one role described by a RoleRevocationCreate (platform admins; None: the console)."""
+    if actor is not None:
+        require_platform_admin(actor)
+    user = await get_user(user_id=revocation.user_id)
+    if revocation.kind == "admin":
+        await revoke_admin(user=user, actor=actor, reason=revocation.reason, cache=cache)
+    elif revocation.kind == "officer":
+        if not revocation.authority_region_code:
+            raise GrantTargetMissing()
+        authority = await get_authority(region_code=revocation.authority_region_code)
+        await revoke_officer(
+            user=user, authority=authority, actor=actor, reason=revocation.reason, cache=cache
+        )
+    else:
+        if not revocation.credit_code:
+            raise GrantTargetMissing()
+        organization = await get_organization(credit_code=revocation.credit_code)
+        await revoke_staff(
+            user=user, organization=organization, actor=actor, reason=revocation.reason, cache=cache
+        )
+    return await User.get(id=user.id)
+
+
+async def get_user(*, user_id: int) -> User:
+    """A user by id, or 404 ``user.not_found``."""
+    user = await User.get_or_none(id=user_id)
+    if user is None:
+        raise UserNotFound(details={"user_id": user_id})
+    return user

@@ -4,16 +4,24 @@ Entries carry the generation of their user (``auth:user-gen:<id>``) at the time 
 the database; revoking a session, changing the user's roles or personal data increments that
 generation after the commit, and every process then reads the database again. This is the same
 protocol as the organization profiles (backend/registry/profiles.py).
+
+That bump is the fast path, not the guarantee: each change also records ``user:<id>`` in the
+database inside its own transaction (``record_change``, backend/invalidation.py), and an entry is
+used only if it was built after every change its reader knows of. So a logout or a role taken away
+holds in every process within half a second even when Redis fails after the commit. While Redis
+is away, ``lookup`` finds nothing and the caller reads the database (bounded: ``Cache.fallback``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from ..cache import Cache
+from ..invalidation import record, versions
 from .models import AuthSession, User
 
 # Only a bound on memory: revocation and changes go through the generation, and the entry carries
@@ -45,27 +53,50 @@ def _entry_key(session_id: str) -> str:
     return f"auth:session:{session_id}"
 
 
-async def lookup(cache: Cache, *, user_id: int, session_id: str) -> tuple[bytes, dict[str, Any] | None]:
-    """(the user's current generation, the cached entry if it was built at that generation)."""
-    gen_raw, entry = await cache.mget(cache.key(_gen_key(user_id)), cache.key(_entry_key(session_id)))
+def _name(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass(frozen=True)
+class Found:
+    """What ``lookup`` found: the entry (None: read the database) and what ``store`` needs then."""
+
+    entry: dict[str, Any] | None
+    gen: bytes | None  # the user's generation in Redis; None while Redis is away (nothing to store)
+    stamp: int  # the user's version known before the database is read (backend/invalidation.py)
+
+
+async def lookup(cache: Cache, *, user_id: int, session_id: str) -> Found:
+    """The cached entry if it was built at the user's current generation and after every change
+    this process knows of; else what ``store`` needs after the database is read."""
+    name = _name(user_id)
+    trusted = versions.recent() or await versions.fresh()
+    stamp = versions.stamp(name)
+    values = await cache.read(cache.key(_gen_key(user_id)), cache.key(_entry_key(session_id)))
+    if values is None:
+        return Found(None, None, stamp)
+    gen_raw, entry = values
     gen = gen_raw or b"0"
-    if entry is not None:
-        built_at, _, payload = entry.partition(b"|")
-        if built_at == gen:
-            return gen, orjson.loads(payload)
-    return gen, None
+    if entry is not None and trusted:
+        built_at, _, rest = entry.partition(b"|")
+        built_stamp, _, payload = rest.partition(b"|")
+        if built_at == gen and built_stamp.isdigit() and versions.trusts(name, int(built_stamp)):
+            return Found(orjson.loads(payload), gen, stamp)
+    return Found(None, gen, stamp)
 
 
-async def store(cache: Cache, *, gen: bytes, session: AuthSession, user: User) -> None:
-    """Remember a session read from the database, under the generation read before it."""
+async def store(cache: Cache, *, found: Found, session: AuthSession, user: User) -> None:
+    """Remember a session read from the database, under the generation and version read before it."""
+    if found.gen is None:
+        return
     payload = {
         "revoked": session.revoked_at is not None,
         "expires_at": session.expires_at.isoformat(),
         "user": {name: getattr(user, name) for name in _USER_FIELDS},
     }
-    await cache.client.set(
-        cache.key(_entry_key(session.id)), gen + b"|" + orjson.dumps(payload), ex=ENTRY_TTL_SECONDS
-    )
+    value = b"%s|%d|%s" % (found.gen, found.stamp, orjson.dumps(payload))
+    key = cache.key(_entry_key(session.id))
+    await cache.quietly(lambda: cache.client.set(key, value, ex=ENTRY_TTL_SECONDS), context="session store")
 
 
 def user_from(entry: dict[str, Any]) -> User:
@@ -90,7 +121,16 @@ def expires_at(entry: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(entry["expires_at"]).astimezone(UTC)
 
 
+async def record_change(user_id: int) -> None:
+    """Inside the transaction of a change to a user's sessions, roles or data: the durable half."""
+    await record(_name(user_id))
+
+
 async def forget_user(cache: Cache | None, user_id: int) -> None:
-    """Make every process read this user's sessions from the database again (after a commit)."""
+    """After the commit: this process polls before its next read, and every process reads this
+    user's sessions from the database again at once if Redis takes the bump (else within half a
+    second, through the change recorded in the transaction)."""
+    versions.expire()
     if cache is not None:
-        await cache.client.incr(cache.key(_gen_key(user_id)))
+        key = cache.key(_gen_key(user_id))
+        await cache.quietly(lambda: cache.client.incr(key), context="session invalidation")

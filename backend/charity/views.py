@@ -236,7 +236,11 @@ async def build_project_view(project: Project) -> dict[str, Any]:
 
 
 async def _cached(cache: Cache, gen_key: str, view_key: str, build: Any) -> bytes | None:
-    gen_raw, cached = await cache.mget(cache.key(gen_key), cache.key(view_key))
+    values = await cache.read(cache.key(gen_key), cache.key(view_key))
+    if values is None:  # Redis is away: the database answers, a bounded number at a time
+        async with cache.fallback():
+            return await build()
+    gen_raw, cached = values
     gen = gen_raw or b"0"
     if cached is not None:
         built_at, _, payload = cached.partition(b"|")
@@ -245,7 +249,8 @@ async def _cached(cache: Cache, gen_key: str, view_key: str, build: Any) -> byte
     body = await build()
     if body is None:
         return None
-    await cache.client.set(cache.key(view_key), gen + b"|" + body, ex=VIEW_TTL_SECONDS)
+    key, value = cache.key(view_key), gen + b"|" + body
+    await cache.quietly(lambda: cache.client.set(key, value, ex=VIEW_TTL_SECONDS), context="charity store")
     return body
 
 
@@ -351,7 +356,8 @@ async def invalidate_project(*, cache: Cache, project_id: int) -> None:
     """After a commit that changed a project's view only (progress updates)."""
     _projects.pop(project_id)
     _pages.pop(project_id)
-    await cache.client.incr(cache.key(f"charity:pgen:{project_id}"))
+    key = cache.key(f"charity:pgen:{project_id}")
+    await cache.quietly(lambda: cache.client.incr(key), context="charity invalidation")
 
 
 async def invalidate(*, cache: Cache, project_id: int, credit_code: str) -> None:
@@ -359,10 +365,14 @@ async def invalidate(*, cache: Cache, project_id: int, credit_code: str) -> None
     _projects.pop(project_id)
     _pages.pop(project_id)
     _org_lists.pop(credit_code)
-    pipe = cache.client.pipeline(transaction=False)
-    pipe.incr(cache.key(f"charity:pgen:{project_id}"))
-    pipe.incr(cache.key(f"charity:olgen:{credit_code}"))
-    await pipe.execute()
+
+    async def bump() -> None:
+        pipe = cache.client.pipeline(transaction=False)
+        pipe.incr(cache.key(f"charity:pgen:{project_id}"))
+        pipe.incr(cache.key(f"charity:olgen:{credit_code}"))
+        await pipe.execute()
+
+    await cache.quietly(bump, context="charity invalidation")
 
 
 # --- uncached reads -------------------------------------------------------------------------------

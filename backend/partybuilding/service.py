@@ -162,6 +162,7 @@ async def create_branch(*, actor: User, code: str, data: BranchCreate, cache: Ca
             reason="",
         )
         await credit.evaluate(organization=organization, today=registry_service.today())
+        await profiles.record_change(organization.credit_code)
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
     return branch
 
@@ -217,6 +218,7 @@ async def report_party_members(*, actor: User, code: str, count: int, cache: Cac
             reason="",
         )
         await credit.evaluate(organization=organization, today=registry_service.today())
+        await profiles.record_change(organization.credit_code)
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
     return organization
 

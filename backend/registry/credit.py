@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 from ..accounts.models import User
 from ..audit import service as audit_service
 from ..errors import Conflict, NotFound
+from . import profiles
 from .models import (
     AnnualReport,
     AnnualResult,
@@ -406,6 +407,7 @@ async def decide(
                 after={"proposal_id": proposal.id, "rule": proposal.rule_code},
                 reason=reason,
             )
+        await profiles.record_change(organization.credit_code)
     return await CreditProposal.get(id=proposal.id)
 
 

@@ -10,6 +10,12 @@ Cache protocol (one Redis round trip on a hit, a change visible everywhere at on
 - A reader fetches both with one MGET; the view is used only when its generation equals the
   counter. A reader that built a view from data read before a concurrent write stores it under the
   old generation, so the next reader rebuilds instead of trusting it.
+- Durable half: each write also records ``org:<code>`` in the database inside its transaction
+  (``record_change``, backend/invalidation.py), and a view is used only if it was built after every
+  change its reader knows of (the version stamped in it). A change then holds everywhere within
+  half a second even when the bump above is lost (Redis failing after the commit).
+- Redis away: the view is read from the database, at most ``FALLBACK_CONCURRENCY`` at once per
+  process (``Cache.fallback``), and nothing is stored until Redis answers again.
 - On top, each process keeps what it read for ``LOCAL_TTL_SECONDS`` (half a second): a hot code
   scanned by hundreds of people costs no Redis round trip, and a change still shows everywhere
   within the second the registry promises. This is a performance layer only: losing it changes
@@ -28,6 +34,7 @@ import orjson
 from ..batching import SingleFlight
 from ..cache import Cache
 from ..errors import NotFound
+from ..invalidation import record, versions
 from . import labels
 from .models import (
     CreditList,
@@ -245,32 +252,80 @@ async def get_view_bytes(
     )
 
 
+def _name(code: str) -> str:
+    return f"org:{code}"
+
+
 async def _shared_view(*, cache: Cache, credit_code: str, today: date) -> tuple[bytes, dict[str, Any]] | None:
+    name = _name(credit_code)
+    trusted = versions.recent() or await versions.fresh()
+    stamp = versions.stamp(name)  # before the database is read: the view is at least this new
     # Through the coalesced MGET: when a hot code's half-second local copy expires, every request
     # in flight misses together, and they share one round trip.
-    gen_raw, cached = await cache.mget(cache.key(_gen_key(credit_code)), cache.key(_view_key(credit_code)))
+    values = await cache.read(cache.key(_gen_key(credit_code)), cache.key(_view_key(credit_code)))
+    if values is None:  # Redis is away: the database answers, a bounded number of reads at a time
+        async with cache.fallback():
+            return await _build(credit_code, today=today)
+    gen_raw, cached = values
     gen = gen_raw or b"0"
-    if cached is not None:
-        built_at, _, payload = cached.partition(b"|")
-        if built_at == gen:
+    if cached is not None and trusted:
+        built_at, _, rest = cached.partition(b"|")
+        built_stamp, _, payload = rest.partition(b"|")
+        if built_at == gen and built_stamp.isdigit() and versions.trusts(name, int(built_stamp)):
             meta, _, organization = payload.partition(b"\n")
             return organization, orjson.loads(meta)
+    found = await _build(credit_code, today=today)
+    if found is not None:
+        organization, meta_dict = found
+        value = b"%s|%d|%s\n%s" % (gen, stamp, orjson.dumps(meta_dict), organization)
+        key = cache.key(_view_key(credit_code))
+        await cache.quietly(
+            lambda: cache.client.set(key, value, ex=VIEW_TTL_SECONDS), context="profile store"
+        )
+    return found
+
+
+async def _build(credit_code: str, *, today: date) -> tuple[bytes, dict[str, Any]] | None:
     org = await Organization.get_or_none(credit_code=credit_code)
     if org is None:
         return None
     view = await build_view(org, today=today)
-    organization, meta = orjson.dumps(view["organization"]), orjson.dumps(view["meta"])
-    value = gen + b"|" + meta + b"\n" + organization
-    await cache.client.set(cache.key(_view_key(credit_code)), value, ex=VIEW_TTL_SECONDS)
-    return organization, view["meta"]
+    return orjson.dumps(view["organization"]), view["meta"]
+
+
+async def record_change(*credit_codes: str) -> None:
+    """Inside the transaction of a change to organizations' records: the durable half of ``invalidate``
+    (backend/invalidation.py), which holds even if Redis or this process fails after the commit."""
+    await record(*(_name(code) for code in credit_codes))
 
 
 async def invalidate(*, cache: Cache, credit_code: str) -> None:
-    """Make every process rebuild the view on its next read. Call after the write commits."""
+    """Make every process rebuild the view on its next read. Call after the write commits.
+
+    At once where Redis takes the bump; within half a second through the change the transaction
+    recorded (``record_change``) where it does not. A failing Redis is logged, not raised: the
+    change is committed, and the client must not be told otherwise.
+    """
     _local.pop(credit_code)
     local_answers.clear()
-    await cache.client.incr(cache.key(_gen_key(credit_code)))
-    await cache.client.incr(cache.key("org:search-gen"))
+    versions.expire()
+
+    async def bump() -> None:
+        pipe = cache.client.pipeline(transaction=False)
+        pipe.incr(cache.key(_gen_key(credit_code)))
+        pipe.incr(cache.key("org:search-gen"))
+        await pipe.execute()
+
+    await cache.quietly(bump, context="profile invalidation")
+
+
+def _forget_local(credit_code: str) -> None:
+    """A change another process made (learnt by polling): drop this process's copies at once."""
+    _local.pop(credit_code)
+    local_answers.clear()
+
+
+versions.on_change("org:", _forget_local)
 
 
 async def get_profile_bytes(*, cache: Cache, credit_code: str, today: date) -> bytes:

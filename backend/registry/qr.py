@@ -169,6 +169,7 @@ async def reissue(
             after={"version": issued.version, "kid": issued.kid},
             reason=reason,
         )
+        await profiles.record_change(organization.credit_code)
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
     return issued
 
@@ -187,6 +188,7 @@ async def revoke(*, organization: Organization, actor: User | None, reason: str,
             after={"revoked": count},
             reason=reason,
         )
+        await profiles.record_change(organization.credit_code)
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
     return count
 

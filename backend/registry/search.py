@@ -277,12 +277,16 @@ async def _estimate(
         [text, filters.kind, filters.status, filters.credit_state, filters.region, filters.code_prefix]
     )
     key = cache.key(f"org:search-total:{generation.decode()}:{hashlib.sha256(described).hexdigest()[:32]}")
-    cached = await cache.client.get(key)
+    found = await cache.read(key)
+    cached = found[0] if found is not None else None
     if cached is not None:
         total, exact = cached.split(b"|")
         return int(total), exact == b"1"
     total, exact = await _count(text=text, condition=condition, values=values)
-    await cache.client.set(key, f"{total}|{int(exact)}".encode(), ex=ESTIMATE_CACHE_SECONDS)
+    value = f"{total}|{int(exact)}".encode()
+    await cache.quietly(
+        lambda: cache.client.set(key, value, ex=ESTIMATE_CACHE_SECONDS), context="search total"
+    )
     return total, exact
 
 

@@ -151,6 +151,7 @@ async def _write(
             reason=reason,
         )
         await credit.evaluate(organization=organization, today=today())
+        await profiles.record_change(organization.credit_code)
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
     return result
 
@@ -460,7 +461,11 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
     )
     # One round trip: the search generation and the cached page, which carries the generation it
     # was computed at (any organization write bumps the generation).
-    gen_raw, cached = await cache.mget(cache.key("org:search-gen"), key)
+    values = await cache.read(cache.key("org:search-gen"), key)
+    if values is None:  # Redis is away: the database answers, a bounded number at a time
+        async with cache.fallback():
+            return orjson.dumps(await search_module.find(params, cache=None))
+    gen_raw, cached = values
     gen = gen_raw or b"0"
     if cached is not None:
         built_at, _, page = cached.partition(b"|")
@@ -468,7 +473,8 @@ async def search(*, params: OrgSearch, cache: Cache) -> bytes:
             return page
     result = await search_module.find(params, cache=cache, generation=gen)
     page = orjson.dumps(result)
-    await cache.client.set(key, gen + b"|" + page, ex=SEARCH_CACHE_SECONDS)
+    value = gen + b"|" + page
+    await cache.quietly(lambda: cache.client.set(key, value, ex=SEARCH_CACHE_SECONDS), context="search store")
     return page
 
 

@@ -1,4 +1,4 @@
-"""Platform administration: granting roles."""
+"""Platform administration: granting and revoking roles, revoking a user's sessions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from sanic_ext import openapi
 
 from backend.accounts import service as accounts_service
 from backend.accounts.permissions import require_platform_admin
-from backend.accounts.schemas import MeRead, RoleGrantCreate
+from backend.accounts.schemas import (
+    MeRead,
+    RoleGrantCreate,
+    RoleRevocationCreate,
+    SessionRevocationCreate,
+    SessionsRevokedRead,
+)
 
 from ..auth import login_required, requires
 from ..headers import no_store
@@ -31,3 +37,36 @@ async def grant_role(request: Request, body: RoleGrantCreate) -> HTTPResponse:
     )
     roles = await accounts_service.get_roles(user=user)
     return json(MeRead.of(user, roles).model_dump(mode="json"), ensure_ascii=False)
+
+
+@bp.post("/roles/revocations")
+@openapi.tag("admin")
+@no_store
+@login_required
+@requires(require_platform_admin)
+@json_body(RoleRevocationCreate)
+@responds(200, MeRead, "The user without the role (unchanged if they did not hold it)", 403, 404, 422)
+async def revoke_role(request: Request, body: RoleRevocationCreate) -> HTTPResponse:
+    """Take a platform-admin, officer or staff role away (platform admins only); holds on the next request."""
+    user = await accounts_service.revoke_role(
+        actor=request.ctx.user, revocation=body, cache=request.app.ctx.container.cache
+    )
+    roles = await accounts_service.get_roles(user=user)
+    return json(MeRead.of(user, roles).model_dump(mode="json"), ensure_ascii=False)
+
+
+@bp.post("/users/<user_id:int>/sessions/revocations")
+@openapi.tag("admin")
+@no_store
+@login_required
+@requires(require_platform_admin)
+@json_body(SessionRevocationCreate)
+@responds(200, SessionsRevokedRead, "Every token of the user stops working", 403, 404)
+async def revoke_sessions(request: Request, user_id: int, body: SessionRevocationCreate) -> HTTPResponse:
+    """Revoke every session of a user (platform admins only); each token is refused on its next request."""
+    container = request.app.ctx.container
+    user = await accounts_service.get_user(user_id=user_id)
+    count = await accounts_service.revoke_all_sessions(
+        user=user, cache=container.cache, actor=request.ctx.user, reason=body.reason
+    )
+    return json(SessionsRevokedRead(user_id=user.id, revoked=count).model_dump(mode="json"))

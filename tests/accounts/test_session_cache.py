@@ -14,8 +14,10 @@ async def test_the_cached_user_is_the_stored_user_and_can_be_saved(db, cache):
     session = await AuthSession.create(
         id=tokens.new_session_id(), user=stored, expires_at=datetime.now(UTC) + timedelta(hours=1)
     )
-    await session_cache.store(cache, gen=b"0", session=session, user=stored)
-    _gen, entry = await session_cache.lookup(cache, user_id=stored.id, session_id=session.id)
+    missed = await session_cache.lookup(cache, user_id=stored.id, session_id=session.id)
+    assert missed.entry is None
+    await session_cache.store(cache, found=missed, session=session, user=stored)
+    entry = (await session_cache.lookup(cache, user_id=stored.id, session_id=session.id)).entry
     assert entry is not None
 
     cached = session_cache.user_from(entry)

@@ -76,6 +76,22 @@ class RunningServer:
         self.demo_output = output.split("--\n", 1)[1]
         self.process: subprocess.Popen[str] | None = None
 
+    def sharing(self, tmp: Path) -> RunningServer:
+        """Another `gongxin serve` on this one's database and Redis, on ports of its own (not started)."""
+        other = object.__new__(RunningServer)
+        other._dropped_by_stop = None
+        other.port, other.emulator_port = free_port(), free_port()
+        other.url = f"http://127.0.0.1:{other.port}"
+        other.log = tmp / f"server-{other.port}.log"
+        other.env = {
+            **self.env,
+            "PORT": str(other.port),
+            "WECHAT_API_BASE": f"http://127.0.0.1:{other.emulator_port}",
+        }
+        other.demo_output = self.demo_output
+        other.process = None
+        return other
+
     def start(self) -> RunningServer:
         with self.log.open("a") as out:
             self.process = subprocess.Popen(
