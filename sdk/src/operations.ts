@@ -68,6 +68,8 @@ export const operationTable = {
   requestLeave: { method: "POST", path: "/api/v1/activities/{activity_id}/leave-requests", body: "json", read: "text" },
   requestMakeup: { method: "POST", path: "/api/v1/activities/{activity_id}/makeup-requests", body: "json", read: "text" },
   revokeQrcode: { method: "POST", path: "/api/v1/orgs/{code}/qrcode/revoke", body: "json", read: "text" },
+  revokeRole: { method: "POST", path: "/api/v1/admin/roles/revocations", body: "json", read: "text" },
+  revokeSessions: { method: "POST", path: "/api/v1/admin/users/{user_id}/sessions/revocations", body: "json", read: "text" },
   rotateKey: { method: "POST", path: "/api/v1/admin/signing-keys/rotate", body: "none", read: "text" },
   searchOrgs: { method: "GET", path: "/api/v1/orgs", body: "none", read: "text" },
   setAnnualReport: { method: "POST", path: "/api/v1/orgs/{code}/annual-reports", body: "json", read: "text" },
