@@ -45,8 +45,10 @@ async def _with_db(settings: Settings, work: Callable[[], Awaitable[None]]) -> N
 
 def cmd_migrate(args: argparse.Namespace) -> None:
     """Apply the migrations to DATABASE_URL."""
+    from .cache import create_cache
+    from .crypto import PersonalDataCipher
     from .db import apply_migrations
-    from .registry import reference, search_index
+    from .registry import qr, reference, search_index
 
     settings = _settings()
     _ensure_sqlite_dir(settings)
@@ -55,9 +57,15 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     async def work() -> None:
         regions, authorities = await reference.load()
         indexed = await search_index.index_missing()
+        cache = create_cache(settings.redis_url)
+        try:
+            issued = await qr.issue_missing(cipher=PersonalDataCipher(settings.fernet_key), cache=cache)
+        finally:
+            await cache.close()
         print(
             f"migrations applied; reference data: {regions} regions, {authorities} authorities added; "
-            f"{indexed} organizations added to the search index"
+            f"{indexed} organizations added to the search index; "
+            f"{issued} organizations given their first QR code"
         )
 
     asyncio.run(_with_db(settings, work))
@@ -95,6 +103,7 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
 def cmd_import_orgs(args: argparse.Namespace) -> None:
     """Import organizations from a CSV/XLSX export: a dry run with a report, or --apply (all or nothing)."""
     from .cache import create_cache
+    from .crypto import PersonalDataCipher
     from .registry import importer, imports
 
     settings = _settings()
@@ -102,8 +111,11 @@ def cmd_import_orgs(args: argparse.Namespace) -> None:
     async def work() -> None:
         parsed = importer.parse_file(args.file, allow_bad_check_digit=args.allow_bad_check_digit)
         cache = create_cache(settings.redis_url)
+        cipher = PersonalDataCipher(settings.fernet_key)
         try:
-            result = await imports.apply_import(parsed=parsed, actor=None, apply=args.apply, cache=cache)
+            result = await imports.apply_import(
+                parsed=parsed, actor=None, apply=args.apply, cipher=cipher, cache=cache
+            )
         finally:
             await cache.close()
         print(f"file: {args.file} (encoding {parsed.encoding}, delimiter {parsed.delimiter!r})")

@@ -125,6 +125,7 @@ class Settings(BaseSettings):
     # as a `gongxin worker` process beside it with Redis. Unset: on, except in production.
     serve_notifications: bool | None = None
     login_rate_limit_per_minute: int = Field(default=30, ge=1)
+    wxacode_rate_limit_per_minute: int = Field(default=30, ge=1)
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Routes that take files (organization imports) accept up to this much.
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)

@@ -108,7 +108,9 @@ async def organizations(demo: Demo) -> list[str]:
     parsed.rows = [r for r in parsed.rows if r.credit_code not in existing]
     created = 0
     if parsed.rows:
-        result = await imports.apply_import(parsed=parsed, actor=None, apply=True, cache=demo.cache)
+        result = await imports.apply_import(
+            parsed=parsed, actor=None, apply=True, cipher=demo.cipher, cache=demo.cache
+        )
         if result.errors:
             problems = "; ".join(f"row {e.row_number}: {e.message}" for e in result.errors[:3])
             return [f"demo data: the demo import was not applied ({problems}); {START_AFRESH}"]

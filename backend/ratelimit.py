@@ -27,10 +27,29 @@ async def enforce(
             hits = await cache.incr(f"rate:{key}", ttl=window_seconds)
         except CACHE_ERRORS as exc:
             cache.failed(exc, context="rate limit")
+    counted_in_cache = hits is not None
     if hits is None:
         hits = _count_locally(key, window_seconds)
     if hits > limit:
-        raise error(details={"retry_after_seconds": window_seconds}, retry_after=window_seconds)
+        retry_after = await _seconds_left(cache, key, window_seconds) if counted_in_cache else None
+        if retry_after is None:
+            retry_after = _local_seconds_left(window_seconds)
+        raise error(details={"retry_after_seconds": retry_after}, retry_after=retry_after)
+
+
+async def _seconds_left(cache: Cache, key: str, window_seconds: int) -> int | None:
+    """What is left of the shared window, in whole seconds (rounded up), not the window's length."""
+    try:
+        left_ms = await cache.client.pttl(cache.key(f"rate:{key}"))
+    except CACHE_ERRORS as exc:
+        cache.failed(exc, context="rate limit")
+        return None
+    return max(1, min(window_seconds, -(-int(left_ms) // 1000))) if left_ms > 0 else window_seconds
+
+
+def _local_seconds_left(window_seconds: int) -> int:
+    """What is left of this process's fixed window (windows start at multiples of its length)."""
+    return max(1, window_seconds - int(time.time() % window_seconds))
 
 
 def _count_locally(key: str, window_seconds: int) -> int:

@@ -24,6 +24,7 @@ from tortoise import Tortoise, connections
 from backend import invalidation
 from backend.cache import Cache, create_cache
 from backend.config import Settings
+from backend.crypto import PersonalDataCipher
 from backend.db import apply_migrations, close_db, init_db, normalize_db_url
 from backend.partybuilding import checkins
 from backend.registry import profiles, reference
@@ -135,6 +136,12 @@ def settings(database_url: str, emulator: WeChatEmulator) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def cipher(settings: Settings) -> PersonalDataCipher:
+    """The app's cipher (it decrypts the QR signing key, too)."""
+    return PersonalDataCipher(settings.fernet_key)
+
+
 @pytest.fixture(autouse=True)
 async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test starts with empty tables, an empty cache and a reset emulator."""
@@ -172,7 +179,9 @@ async def app(db: str, settings: Settings, cache: Cache) -> AsyncIterator[Sanic]
     """The app under test, started once (ASGI lifespan), sharing the test cache."""
     Sanic.test_mode = True
     application = create_app(settings, name=f"gongxin_test_{RUN_ID}", cache=cache)
-    async with LifespanManager(application):
+    # Starting finalizes Sanic's route table, which takes seconds on a loaded 2-core machine: the
+    # default 5 s would fail the whole session there. A safety bound, not a speed assertion.
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
         yield application
 
 

@@ -8,7 +8,9 @@ from typing import Any
 from stdnum.cn import uscc
 
 from backend.accounts.models import User
-from backend.registry import search_index
+from backend.config import Settings
+from backend.crypto import PersonalDataCipher
+from backend.registry import qr, search_index
 from backend.registry.models import Authority, AuthorityLevel, Organization, OrgKind
 
 _seq = itertools.count(1)
@@ -40,7 +42,16 @@ def credit_code(kind_digit: str = "1", region: str = "440300") -> str:
     return base + uscc.calc_check_digit(base)
 
 
-async def make_org(authority: Authority | None = None, **overrides: Any) -> Organization:
+def factory_cipher() -> PersonalDataCipher:
+    """The cipher of the test app's settings (the default data key), which decrypts the signing key."""
+    return PersonalDataCipher(Settings(app_env="test").fernet_key)
+
+
+async def make_org(
+    authority: Authority | None = None, *, qr_code: bool = True, **overrides: Any
+) -> Organization:
+    """An organization as registering one makes it: indexed for search, with version 1 of its QR code
+    (``qr_code=False``: one made before codes came with registration)."""
     authority = authority or await make_authority()
     fields: dict[str, Any] = {
         "credit_code": credit_code(region=authority.region_code),
@@ -52,4 +63,7 @@ async def make_org(authority: Authority | None = None, **overrides: Any) -> Orga
     fields.update(overrides)
     organization = await Organization.create(**fields)
     await search_index.sync(organization_ids=[organization.id])  # as registering one does
+    if qr_code:
+        key = await qr.active_signing_key(cipher=factory_cipher())
+        await qr.first_versions([(organization.id, organization.credit_code)], key=key)[0].save()
     return organization

@@ -86,7 +86,7 @@ async def test_a_logout_whose_redis_bump_is_lost_is_refused_on_the_next_request(
 
 async def test_a_revoked_qr_code_whose_redis_bump_is_lost_verifies_as_not_genuine(db, cache, settings):
     org = await make_org()
-    code = await qr.current_code(organization=org, cipher=_cipher(settings))
+    code = await qr.current_code(organization=org)
     url = f"https://gongxin.example.cn/o/{code.token}"
     keyring = qr.KeyRing()
 
@@ -109,12 +109,6 @@ async def test_a_revoked_qr_code_whose_redis_bump_is_lost_verifies_as_not_genuin
         await profiles.record_change(org.credit_code)
     for _ in range(3):
         assert b'"not_genuine"' in await verdict()
-
-
-def _cipher(settings):
-    from backend.crypto import PersonalDataCipher
-
-    return PersonalDataCipher(settings.fernet_key)
 
 
 @pytest.fixture

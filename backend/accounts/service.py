@@ -297,8 +297,8 @@ async def revoke_officer(
             actor=actor,
             action="revoke.officer",
             target=user,
-            before={"authority": authority.region_code},
-            after=None,
+            before={"authority": authority.region_code, "officer": True},
+            after={"authority": authority.region_code, "officer": False},
             reason=reason,
         )
         await session_cache.record_change(user.id)
@@ -359,7 +359,7 @@ async def revoke_staff(
             action="revoke.staff",
             target=user,
             before={"organization": organization.credit_code, "role": existing.role},
-            after=None,
+            after={"organization": organization.credit_code, "role": None},
             reason=reason,
         )
         await session_cache.record_change(user.id)

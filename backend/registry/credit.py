@@ -403,8 +403,8 @@ async def decide(
                 actor=actor,
                 action="credit.proposal_rejected",
                 target=organization,
-                before=None,
-                after={"proposal_id": proposal.id, "rule": proposal.rule_code},
+                before={"proposal_id": proposal.id, "rule": proposal.rule_code, "status": "pending"},
+                after={"proposal_id": proposal.id, "rule": proposal.rule_code, "status": "rejected"},
                 reason=reason,
             )
         await profiles.record_change(organization.credit_code)

@@ -328,6 +328,11 @@ def _forget_local(credit_code: str) -> None:
 versions.on_change("org:", _forget_local)
 
 
+async def invalidate_search(*, cache: Cache) -> None:
+    """Make every process recompute search pages (organizations were added). After the commit."""
+    await cache.client.incr(cache.key("org:search-gen"))
+
+
 async def get_profile_bytes(*, cache: Cache, credit_code: str, today: date) -> bytes:
     """The public profile as JSON bytes, or OrganizationNotFound."""
     if len(credit_code) != 18 or not credit_code.isalnum() or not credit_code.isascii():

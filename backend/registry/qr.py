@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from ..accounts.models import User
 from ..audit import service as audit_service
+from ..audit.models import AuditEntry
 from ..cache import Cache
 from ..crypto import PersonalDataCipher
 from ..errors import Conflict
@@ -75,17 +78,30 @@ async def active_signing_key(*, cipher: PersonalDataCipher) -> qrtoken.SigningKe
     return qrtoken.SigningKey.from_private_bytes(record.kid, raw)
 
 
-async def rotate_signing_key(*, cipher: PersonalDataCipher) -> qrtoken.SigningKey:
-    """Make a new signing key; earlier keys stop signing but keep verifying what they signed."""
+async def rotate_signing_key(*, cipher: PersonalDataCipher, actor: User | None = None) -> qrtoken.SigningKey:
+    """Make a new signing key; earlier keys stop signing but keep verifying what they signed.
+
+    An admin's rotation (``actor``) is audited; the first key, made on first use, is not a write of anyone's.
+    """
     key = qrtoken.SigningKey.generate()
     async with in_transaction():
+        retired = list(await SigningKeyRecord.filter(active=True).values_list("kid", flat=True))
         await SigningKeyRecord.filter(active=True).update(active=False, retired_at=datetime.now(UTC))
-        await SigningKeyRecord.create(
+        record = await SigningKeyRecord.create(
             kid=key.kid,
             public_key=key.public_key_b64(),
             private_key_encrypted=cipher.encrypt(key.private_bytes().hex()),
             active=True,
         )
+        if actor is not None:
+            await audit_service.record(
+                actor=actor,
+                action="signing_key.rotate",
+                target=record,
+                before={"active": retired},
+                after={"active": [key.kid]},
+                reason="",
+            )
     return key
 
 
@@ -116,31 +132,77 @@ async def published_keys() -> dict[str, Any]:
 # --- issuing ------------------------------------------------------------------------------------
 
 
-async def current_code(*, organization: Organization, cipher: PersonalDataCipher) -> QrCodeVersion:
-    """The organization's valid code, issuing version 1 the first time it is asked for."""
+async def current_code(*, organization: Organization) -> QrCodeVersion:
+    """The organization's valid code; NoCurrentCode (409) when it has none (revoked, never issued).
+
+    Only reads: the first version is issued with the organization (``first_versions``, in the
+    transaction that creates it), so a public request never signs or stores anything.
+    """
     current = (
         await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True)
         .order_by("-version")
         .first()
     )
-    if current is not None:
-        return current
-    if await QrCodeVersion.filter(organization=organization).exists():
+    if current is None:
         raise NoCurrentCode(details={"credit_code": organization.credit_code})
-    key = await active_signing_key(cipher=cipher)
-    first = _new_version(organization, version=1, key=key)
-    # Two first requests at once: the unique (organization, version) keeps one.
-    await QrCodeVersion.bulk_create([first], ignore_conflicts=True)
-    return await QrCodeVersion.get(organization=organization, version=1)
+    return current
 
 
-def _new_version(organization: Organization, *, version: int, key: qrtoken.SigningKey) -> QrCodeVersion:
+def first_versions(
+    organizations: Sequence[tuple[int, str]], *, key: qrtoken.SigningKey
+) -> list[QrCodeVersion]:
+    """Version 1 of the code of each new organization (id, credit code), signed, not yet saved.
+
+    The caller saves them in the transaction that creates the organizations; pure CPU (about 60 us
+    a signature), so a large import may run it in a worker thread.
+    """
+    return [
+        _new_version(organization_id=org_id, credit_code=code, version=1, key=key)
+        for org_id, code in organizations
+    ]
+
+
+async def issue_missing(*, cipher: PersonalDataCipher, cache: Cache) -> int:
+    """Issue version 1 to every organization that never had a code (made before codes came with
+    registration); ``gongxin migrate`` runs it. Idempotent; returns how many were issued."""
+    have = Subquery(QrCodeVersion.all().values("organization_id"))
+    issued = 0
+    last_id = 0
+    while batch := await Organization.filter(id__gt=last_id).exclude(id__in=have).order_by("id").limit(500):
+        last_id = batch[-1].id
+        key = await active_signing_key(cipher=cipher)
+        versions = first_versions([(o.id, o.credit_code) for o in batch], key=key)
+        async with in_transaction():
+            # Unique (organization, version): a concurrent issue keeps one.
+            await QrCodeVersion.bulk_create(versions, ignore_conflicts=True)
+            await AuditEntry.bulk_create(
+                [
+                    AuditEntry(
+                        actor_id=None,
+                        action="qr.issue",
+                        target_type="Organization",
+                        target_id=str(o.id),
+                        before=None,
+                        after={"version": 1, "kid": key.kid},
+                        reason="首次签发（登记时未签发二维码的组织）",
+                    )
+                    for o in batch
+                ]
+            )
+            await profiles.record_change(*(o.credit_code for o in batch))
+        for organization in batch:
+            await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
+        issued += len(batch)
+    return issued
+
+
+def _new_version(
+    *, organization_id: int, credit_code: str, version: int, key: qrtoken.SigningKey
+) -> QrCodeVersion:
     issued_at = datetime.now(UTC).replace(microsecond=0)
-    claims = qrtoken.QrClaims(
-        credit_code=organization.credit_code, version=version, issued_at=issued_at, kid=key.kid
-    )
+    claims = qrtoken.QrClaims(credit_code=credit_code, version=version, issued_at=issued_at, kid=key.kid)
     return QrCodeVersion(
-        organization=organization,
+        organization_id=organization_id,
         version=version,
         kid=key.kid,
         issued_at=issued_at,
@@ -159,7 +221,12 @@ async def reissue(
         await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).update(
             revoked_at=now, revoke_reason=reason or "reissued"
         )
-        issued = _new_version(organization, version=(latest.version if latest else 0) + 1, key=key)
+        issued = _new_version(
+            organization_id=organization.id,
+            credit_code=organization.credit_code,
+            version=(latest.version if latest else 0) + 1,
+            key=key,
+        )
         await issued.save()
         await audit_service.record(
             actor=actor,
@@ -177,6 +244,9 @@ async def reissue(
 async def revoke(*, organization: Organization, actor: User | None, reason: str, cache: Cache) -> int:
     """Revoke the current code without issuing another (a lost or misused code)."""
     async with in_transaction():
+        valid = await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).values_list(
+            "version", flat=True
+        )
         count = await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).update(
             revoked_at=datetime.now(UTC), revoke_reason=reason
         )
@@ -184,8 +254,8 @@ async def revoke(*, organization: Organization, actor: User | None, reason: str,
             actor=actor,
             action="qr.revoke",
             target=organization,
-            before=None,
-            after={"revoked": count},
+            before={"valid_versions": sorted(valid)},
+            after={"revoked": count, "valid_versions": []},
             reason=reason,
         )
         await profiles.record_change(organization.credit_code)

@@ -164,8 +164,10 @@ def _describe(result: Any) -> Any:
     return orjson.loads(orjson.dumps({f: getattr(result, f, None) for f in fields}, default=str))
 
 
-async def create_organization(*, actor: User | None, data: OrgCreate, cache: Cache) -> Organization:
-    """Register an organization within the officer's jurisdiction."""
+async def create_organization(
+    *, actor: User | None, data: OrgCreate, cipher: PersonalDataCipher, cache: Cache
+) -> Organization:
+    """Register an organization within the officer's jurisdiction, with version 1 of its QR code."""
     authority = await get_authority(region_code=data.authority_region_code)
     if actor is not None:
         await require_officer_for_region(actor, authority.region_code)
@@ -174,6 +176,7 @@ async def create_organization(*, actor: User | None, data: OrgCreate, cache: Cac
     )
     if await Organization.filter(credit_code=code.code).exists():
         raise OrganizationExists(details={"credit_code": code.code})
+    key = await qr.active_signing_key(cipher=cipher)
     async with in_transaction():
         organization = await Organization.create(
             credit_code=code.code,
@@ -191,12 +194,14 @@ async def create_organization(*, actor: User | None, data: OrgCreate, cache: Cac
             check_digit_exception_reason=data.check_digit_reason if not code.check_digit_ok else None,
         )
         await search_index.sync(organization_ids=[organization.id])
+        (first,) = qr.first_versions([(organization.id, organization.credit_code)], key=key)
+        await first.save()
         await audit_service.record(
             actor=actor,
             action="organization.create",
             target=organization,
             before=None,
-            after={"credit_code": code.code, **_public_fields(organization)},
+            after={"credit_code": code.code, **_public_fields(organization), "qr_version": first.version},
             reason=data.reason,
         )
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
@@ -540,4 +545,4 @@ async def revoke_qr(*, actor: User, code: str, reason: str, cache: Cache) -> int
 async def rotate_signing_key(*, actor: User, cipher: PersonalDataCipher) -> qrtoken.SigningKey:
     """Rotate the QR signing key (platform admins); codes signed before keep verifying."""
     require_platform_admin(actor)
-    return await qr.rotate_signing_key(cipher=cipher)
+    return await qr.rotate_signing_key(cipher=cipher, actor=actor)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..accounts.models import User
 from ..cache import Cache
+from ..crypto import PersonalDataCipher
 from ..errors import BadRequest
 from . import importer, imports
 
@@ -31,12 +32,12 @@ def brief_report(report: dict[str, Any]) -> dict[str, Any]:
 
 
 async def import_upload(
-    *, actor: User, data: bytes, filename: str, apply: bool, cache: Cache
+    *, actor: User, data: bytes, filename: str, apply: bool, cipher: PersonalDataCipher, cache: Cache
 ) -> dict[str, Any]:
     """Import an uploaded CSV or XLSX export (officers, admins): a dry run or all rows, with its report."""
     await imports.require_importer(actor)
     if not data:
         raise BadRequest("请上传 CSV 或 XLSX 文件 / Upload a CSV or XLSX file", code="import.empty")
     parsed = await asyncio.to_thread(importer.parse_bytes, data, filename=filename)
-    result = await imports.apply_import(parsed=parsed, actor=actor, apply=apply, cache=cache)
+    result = await imports.apply_import(parsed=parsed, actor=actor, apply=apply, cipher=cipher, cache=cache)
     return brief_report(result.report())

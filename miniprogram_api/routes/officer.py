@@ -79,7 +79,9 @@ def _ctx(request: Request) -> tuple[Any, Any]:
 async def create_org(request: Request, body: OrgCreate) -> HTTPResponse:
     """Register an organization (officers, within their jurisdiction)."""
     user, cache = _ctx(request)
-    organization = await registry_service.create_organization(actor=user, data=body, cache=cache)
+    organization = await registry_service.create_organization(
+        actor=user, data=body, cipher=request.app.ctx.container.cipher, cache=cache
+    )
     return json({"credit_code": organization.credit_code, "id": organization.id}, status=201)
 
 
@@ -306,6 +308,7 @@ async def import_orgs(request: Request) -> HTTPResponse:
         data=data,
         filename=filename or "import.csv",
         apply=query.apply,
+        cipher=request.app.ctx.container.cipher,
         cache=request.app.ctx.container.cache,
     )
     return json(report, ensure_ascii=False)

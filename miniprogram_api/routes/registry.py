@@ -9,8 +9,10 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, raw
 from sanic_ext import openapi
 
+from backend import ratelimit
 from backend.charity import views as charity_views
-from backend.registry import qr, qrimage, qrtoken
+from backend.errors import TooManyRequests
+from backend.registry import qr, qrimage, qrtoken, wxacode
 from backend.registry import service as registry_service
 from backend.registry.models import Organization, QrCodeVersion
 from backend.registry.schemas import OrgPage, OrgSearch, Profile, QrCodeRead, VerifyResult
@@ -77,7 +79,7 @@ async def verify(request: Request) -> HTTPResponse:
 async def _current_url(request: Request, code: str) -> tuple[str, QrCodeVersion, Organization]:
     container = request.app.ctx.container
     organization = await registry_service.get_organization(code=code)
-    version = await qr.current_code(organization=organization, cipher=container.cipher)
+    version = await qr.current_code(organization=organization)
     return qrtoken.build_url(container.settings.public_base_url, version.token), version, organization
 
 
@@ -128,18 +130,26 @@ async def get_qrcode_svg(request: Request, code: str) -> HTTPResponse:
     )
 
 
+class WxaCodeRateLimited(TooManyRequests):
+    code = "wxacode.rate_limited"
+    message = "小程序码请求过于频繁，请稍后再试 / Too many mini-program code requests; try again later"
+
+
 @bp.get("/orgs/<code:str>/wxacode.png")
 @openapi.tag("registry")
 @openapi.response(200, {"image/png": {"schema": {"type": "string", "format": "binary"}}}, "Mini-program code")
-@refuses(409)
+@refuses(409, 429)
 async def get_wxacode(request: Request, code: str) -> HTTPResponse:
     """The mini-program code (getwxacodeunlimit) that opens the organization's profile."""
     container = request.app.ctx.container
-    organization = await registry_service.get_organization(code=code)
-    version = await qr.current_code(organization=organization, cipher=container.cipher)
-    # The scene holds at most 32 characters: the credit code and the version fit; the page
-    # re-verifies through the API, so nothing secret needs to be in it.
-    png = await container.wechat.get_wxa_code_unlimited(
-        scene=f"{organization.credit_code}.{version.version}", page="pages/org/index", check_path=False
+    await ratelimit.enforce(
+        cache=container.cache,
+        key=f"wxacode:{request.remote_addr or request.ip}",
+        limit=container.settings.wxacode_rate_limit_per_minute,
+        window_seconds=60,
+        error=WxaCodeRateLimited,
     )
-    return raw(png, content_type="image/png")
+    png = await wxacode.get_png(
+        code=code, wechat=container.wechat, cache=container.cache, today=registry_service.today()
+    )
+    return raw(png, content_type="image/png", headers={"Cache-Control": "no-cache"})

@@ -87,11 +87,10 @@ async def test_revoking_an_officer_and_a_staff_role_holds_on_the_next_request(cl
     assert not await OfficerRole.filter(user=officer).exists()
     assert not await StaffRole.filter(user=officer).exists()
     entries = {e.action: e for e in await AuditEntry.filter(action__startswith="revoke.")}
-    assert (
-        entries["revoke.officer"].before == {"authority": "440300"}
-        and entries["revoke.officer"].after is None
-    )
+    assert entries["revoke.officer"].before == {"authority": "440300", "officer": True}
+    assert entries["revoke.officer"].after == {"authority": "440300", "officer": False}
     assert entries["revoke.staff"].before == {"organization": org.credit_code, "role": "owner"}
+    assert entries["revoke.staff"].after == {"organization": org.credit_code, "role": None}
     # Again: nothing to take away, nothing changes, no second audit entry.
     again = await client.post(
         "/api/v1/admin/roles/revocations",

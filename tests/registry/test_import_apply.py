@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from backend.audit.models import AuditEntry
 from backend.registry import importer, imports, reference
 from backend.registry.models import Authority, Organization
-from tests.factories import make_authority, make_user
+from tests.factories import factory_cipher, make_authority, make_user
 from tests.registry.fixtures_import import CN_HEADER, csv_bytes, make_code, row
 
 DEMO = Path(__file__).resolve().parents[2] / "backend" / "demo_data" / "organizations.csv"
@@ -17,7 +18,9 @@ DEMO = Path(__file__).resolve().parents[2] / "backend" / "demo_data" / "organiza
 
 async def _apply(data: bytes, *, cache, apply=True, actor=None, filename="export.csv"):
     parsed = importer.parse_bytes(data, filename=filename)
-    return await imports.apply_import(parsed=parsed, actor=actor, apply=apply, cache=cache)
+    return await imports.apply_import(
+        parsed=parsed, actor=actor, apply=apply, cipher=factory_cipher(), cache=cache
+    )
 
 
 async def test_demo_export_imports_and_a_second_import_changes_nothing(db, cache):
@@ -37,9 +40,16 @@ async def test_demo_export_imports_and_a_second_import_changes_nothing(db, cache
 
 async def test_dry_run_writes_nothing(db, cache):
     await reference.load_authorities()
+    await make_authority("440300", name="深圳市民政局")
+    await make_authority("440305", name="深圳市南山区民政局", level="county")
     result = await _apply(DEMO.read_bytes(), cache=cache, apply=False)
-    assert not result.applied
+    # Every row would apply: only the dry run keeps them out.
+    assert not result.errors, result.report()
+    assert result.created == 12 and not result.applied
     assert await Organization.all().count() == 0
+    assert await AuditEntry.all().count() == 0
+    applied = await _apply(DEMO.read_bytes(), cache=cache, apply=True)
+    assert applied.applied and await Organization.all().count() == 12
 
 
 async def test_one_bad_row_means_nothing_is_applied(db, cache):

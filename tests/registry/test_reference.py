@@ -10,6 +10,7 @@ import pytest
 from backend.registry import importer, imports, reference
 from backend.registry.authorities import AuthorityResolver
 from backend.registry.models import Authority, Organization
+from tests.factories import factory_cipher
 from tests.registry.fixtures_import import CN_HEADER, csv_bytes, make_code, row
 
 MCA_2024 = Path(__file__).resolve().parents[3] / "shared" / "data" / "gb2260_mca_2024.csv"
@@ -132,7 +133,9 @@ async def test_a_national_sample_with_city_and_county_authorities_imports(db, ca
         ),
     ]
     parsed = importer.parse_bytes(csv_bytes([CN_HEADER, *rows]), filename="sample.csv")
-    result = await imports.apply_import(parsed=parsed, actor=None, apply=True, cache=cache)
+    result = await imports.apply_import(
+        parsed=parsed, actor=None, apply=True, cipher=factory_cipher(), cache=cache
+    )
     assert result.applied and not result.errors, result.report()
     regions = await Organization.all().order_by("name").values_list("name", "authority__region_code")
     assert dict(regions) == {

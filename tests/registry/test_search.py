@@ -10,7 +10,7 @@ from backend.registry import importer, imports, search, search_index
 from backend.registry import service as registry_service
 from backend.registry.models import Organization, OrganizationNameGram, OrganizationSearchName
 from backend.registry.schemas import OrgSearch, OrgUpdate
-from tests.factories import make_authority, make_org
+from tests.factories import factory_cipher, make_authority, make_org
 from tests.registry.fixtures_import import CN_HEADER, csv_bytes, make_code, row
 
 
@@ -105,7 +105,9 @@ async def test_an_import_indexes_the_names_it_creates_and_changes(db, cache):
         parsed = importer.parse_bytes(
             csv_bytes([CN_HEADER, row(code=code, name=name, authority="广东省民政厅")]), filename="a.csv"
         )
-        result = await imports.apply_import(parsed=parsed, actor=None, apply=True, cache=cache)
+        result = await imports.apply_import(
+            parsed=parsed, actor=None, apply=True, cipher=factory_cipher(), cache=cache
+        )
         assert result.applied, result.report()
         assert await names(q=name[3:5]) == [name]
     assert await names(q="旧名") == []
