@@ -1348,6 +1348,14 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** AnnualReportRead */
+        AnnualReportRead: {
+            result: components["schemas"]["AnnualResult"];
+            /** Result Label */
+            result_label: string;
+            /** Year */
+            year: number;
+        };
         /** AnnualReportSet */
         AnnualReportSet: {
             /**
@@ -1478,6 +1486,13 @@ export interface components {
             /** Region Code */
             region_code: string;
         };
+        /** AuthorityRef */
+        AuthorityRef: {
+            /** Name */
+            name: string;
+            /** Region Code */
+            region_code: string;
+        };
         /** BranchComplianceReport */
         BranchComplianceReport: {
             /** Branch */
@@ -1579,6 +1594,22 @@ export interface components {
             /** Today */
             today: string;
         };
+        /** CategorySpending */
+        CategorySpending: {
+            /** Category */
+            category: string;
+            /** Label */
+            label: string;
+            /** Spent Fen */
+            spent_fen: number;
+        };
+        /** CharityRecognition */
+        CharityRecognition: {
+            /** Recognized */
+            recognized: boolean;
+            /** Recognized On */
+            recognized_on: string | null;
+        };
         /** CheckinCodeRead */
         CheckinCodeRead: {
             /** Code */
@@ -1663,6 +1694,17 @@ export interface components {
          * @enum {string}
          */
         CreditList: "abnormal" | "serious_violation";
+        /** CreditRead */
+        CreditRead: {
+            /**
+             * Listings
+             * @description Current and past listings, newest first
+             */
+            listings: components["schemas"]["ListingRead"][];
+            state: components["schemas"]["CreditState"];
+            /** State Label */
+            state_label: string;
+        };
         /**
          * CreditState
          * @description Denormalized from the current listings, for search and statistics.
@@ -1974,6 +2016,28 @@ export interface components {
              */
             message: string;
         };
+        /** EvaluationRead */
+        EvaluationRead: {
+            /** Expired */
+            expired: boolean;
+            /** Grade */
+            grade: number;
+            /**
+             * Label
+             * @description 1A-5A
+             */
+            label: string;
+            /**
+             * Valid From
+             * Format: date
+             */
+            valid_from: string;
+            /**
+             * Valid Until
+             * Format: date
+             */
+            valid_until: string;
+        };
         /**
          * Expected
          * @enum {string}
@@ -2015,6 +2079,17 @@ export interface components {
             receipt_sha256: string;
             /** Receipt Url */
             receipt_url: string;
+        };
+        /** FundraisingQualification */
+        FundraisingQualification: {
+            /** Expired */
+            expired: boolean;
+            /** Granted On */
+            granted_on: string | null;
+            /** Qualified */
+            qualified: boolean;
+            /** Valid Until */
+            valid_until: string | null;
         };
         /** GradeCreate */
         GradeCreate: {
@@ -2105,6 +2180,19 @@ export interface components {
          * @enum {string}
          */
         LicenceKind: "establishment" | "change" | "deregistration" | "charter_approval";
+        /** LicenceRead */
+        LicenceRead: {
+            /**
+             * Decided On
+             * Format: date
+             */
+            decided_on: string;
+            /** Decision Number */
+            decision_number: string;
+            kind: components["schemas"]["LicenceKind"];
+            /** Kind Label */
+            kind_label: string;
+        };
         /** ListingCreate */
         ListingCreate: {
             /**
@@ -2128,6 +2216,25 @@ export interface components {
              * @description Why: recorded in the audit trail
              */
             reason: string;
+        };
+        /** ListingRead */
+        ListingRead: {
+            /** Decision Number */
+            decision_number: string | null;
+            list: components["schemas"]["CreditList"];
+            /** List Label */
+            list_label: string;
+            /**
+             * Listed On
+             * Format: date
+             */
+            listed_on: string;
+            /** Reason */
+            reason: string;
+            /** Removal Reason */
+            removal_reason: string | null;
+            /** Removed On */
+            removed_on: string | null;
         };
         /** ListingRemoval */
         ListingRemoval: {
@@ -2188,6 +2295,18 @@ export interface components {
              */
             phone: string | null;
             roles: components["schemas"]["RolesRead"];
+        };
+        /** MonthTotals */
+        MonthTotals: {
+            /**
+             * Month
+             * @description YYYY-MM
+             */
+            month: string;
+            /** Raised Fen */
+            raised_fen: number;
+            /** Spent Fen */
+            spent_fen: number;
         };
         /** MyCheckinRead */
         MyCheckinRead: {
@@ -2441,6 +2560,23 @@ export interface components {
          * @enum {string}
          */
         PenaltyKind: "warning" | "failed_inspection" | "fine" | "confiscation" | "suspension" | "revocation";
+        /** PenaltyRead */
+        PenaltyRead: {
+            /** Amount Fen */
+            amount_fen: number | null;
+            /**
+             * Decided On
+             * Format: date
+             */
+            decided_on: string;
+            /** Decision Number */
+            decision_number: string;
+            kind: components["schemas"]["PenaltyKind"];
+            /** Kind Label */
+            kind_label: string;
+            /** Reason */
+            reason: string;
+        };
         /** PhoneBindRequest */
         PhoneBindRequest: {
             /**
@@ -2468,57 +2604,36 @@ export interface components {
             /** Address */
             address: string | null;
             /** Annual Reports */
-            annual_reports: {
-                [key: string]: unknown;
-            }[];
-            /** Authority */
-            authority: {
-                [key: string]: string;
-            };
+            annual_reports: components["schemas"]["AnnualReportRead"][];
+            authority: components["schemas"]["AuthorityRef"];
             /** Business Scope */
             business_scope: string | null;
-            /** Charity */
-            charity: {
-                [key: string]: unknown;
-            };
+            charity: components["schemas"]["CharityRecognition"];
             /** Check Digit Exception */
             check_digit_exception: boolean;
             /** Check Digit Exception Reason */
             check_digit_exception_reason: string | null;
-            /** Credit */
-            credit: {
-                [key: string]: unknown;
-            };
+            credit: components["schemas"]["CreditRead"];
             /** Credit Code */
             credit_code: string;
-            /** Evaluation */
-            evaluation: {
-                [key: string]: unknown;
-            } | null;
+            evaluation: components["schemas"]["EvaluationRead"] | null;
             kind: components["schemas"]["OrgKind"];
             /** Kind Label */
             kind_label: string;
             /** Legal Representative */
             legal_representative: string | null;
             /** Licences */
-            licences: {
-                [key: string]: unknown;
-            }[];
+            licences: components["schemas"]["LicenceRead"][];
             /** Name */
             name: string;
             /** Penalties */
-            penalties: {
-                [key: string]: unknown;
-            }[];
+            penalties: components["schemas"]["PenaltyRead"][];
             /**
              * Projects
              * @description Its public fundraising projects with their totals
              */
             projects?: components["schemas"]["ProjectSummary"][];
-            /** Public Fundraising */
-            public_fundraising: {
-                [key: string]: unknown;
-            };
+            public_fundraising: components["schemas"]["FundraisingQualification"];
             /** Registered Capital Fen */
             registered_capital_fen: number | null;
             /** Registered On */
@@ -2545,6 +2660,17 @@ export interface components {
              * @description Why: recorded in the audit trail
              */
             reason: string;
+        };
+        /** ProgressPublished */
+        ProgressPublished: {
+            /** Id */
+            id: number;
+            /** Image Urls */
+            image_urls: string[];
+            /** Published At */
+            published_at: string;
+            /** Text */
+            text: string;
         };
         /** ProgressRead */
         ProgressRead: {
@@ -2620,13 +2746,9 @@ export interface components {
             /** Balance Fen */
             balance_fen: number;
             /** By Category */
-            by_category: {
-                [key: string]: unknown;
-            }[];
+            by_category: components["schemas"]["CategorySpending"][];
             /** By Month */
-            by_month: {
-                [key: string]: unknown;
-            }[];
+            by_month: components["schemas"]["MonthTotals"][];
             /** Closed On */
             closed_on: string | null;
             /** Credit Code */
@@ -2646,14 +2768,9 @@ export interface components {
             organization: {
                 [key: string]: string;
             };
-            /** Plan */
-            plan: {
-                [key: string]: unknown;
-            };
+            plan: components["schemas"]["ProjectPlan"];
             /** Progress */
-            progress: {
-                [key: string]: unknown;
-            }[];
+            progress: components["schemas"]["ProgressPublished"][];
             /** Raised Fen */
             raised_fen: number;
             /** Spent Fen */
@@ -7518,6 +7635,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests (Retry-After: seconds) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
