@@ -168,6 +168,21 @@ def cmd_disclosure_scan(args: argparse.Namespace) -> None:
     asyncio.run(_with_db(settings, work))
 
 
+def cmd_log_key(args: argparse.Namespace) -> None:
+    """Print the transparency logs' signing key, or --rotate it (checkpoints signed before still verify)."""
+    from .crypto import PersonalDataCipher
+    from .translog import keys
+
+    settings = _settings()
+
+    async def work() -> None:
+        name, cipher = keys.log_name(settings.public_base_url), PersonalDataCipher(settings.fernet_key)
+        record = await (keys.rotate if args.rotate else keys.active_key)(name=name, cipher=cipher)
+        print(keys.vkey(record))
+
+    asyncio.run(_with_db(settings, work))
+
+
 def cmd_grant(args: argparse.Namespace) -> None:
     """Grant a role: admin, officer (--authority REGION) or staff (--org CREDIT_CODE [--role])."""
     _change_role(args, grant=True)
@@ -280,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import_orgs)
     sub.add_parser("credit-rules", help=cmd_credit_rules.__doc__).set_defaults(func=cmd_credit_rules)
     sub.add_parser("disclosure-scan", help=cmd_disclosure_scan.__doc__).set_defaults(func=cmd_disclosure_scan)
+
+    log_key = sub.add_parser("log-key", help=cmd_log_key.__doc__)
+    log_key.add_argument("--rotate", action="store_true", help="make a new key; the old one stays published")
+    log_key.set_defaults(func=cmd_log_key)
 
     grant = sub.add_parser("grant", help=cmd_grant.__doc__)
     grant.add_argument("kind", choices=["admin", "officer", "staff"])

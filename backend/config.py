@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     serve_notifications: bool | None = None
     login_rate_limit_per_minute: int = Field(default=30, ge=1)
     wxacode_rate_limit_per_minute: int = Field(default=30, ge=1)
+    # Sign-ups (and repeats of one) per member per minute, and new postings per staff member per hour
+    # (429 with Retry-After beyond; counted in Redis when configured, so across every process).
+    signup_rate_limit_per_minute: int = Field(default=20, ge=1)
+    posting_rate_limit_per_hour: int = Field(default=30, ge=1)
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Routes that take files (organization imports) accept up to this much.
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)

@@ -25,6 +25,8 @@ MODEL_MODULES = [
     "backend.subscriptions.models",
     "backend.charity.models",
     "backend.invalidation",
+    "backend.recruitment.models",
+    "backend.translog.models",
 ]
 MIGRATIONS_MODULE = "migrations.models"
 

@@ -42,6 +42,7 @@ from .config import PROJECT_ROOT, Settings
 from .crypto import PersonalDataCipher
 from .errors import DomainError
 from .partybuilding.models import Activity, ActivityKind, Branch, Expected
+from .recruitment import demo as recruitment_demo
 from .registry import importer, imports, profiles, qr, qrimage, qrtoken, reference
 from .registry.models import (
     AnnualReport,
@@ -303,12 +304,21 @@ async def demo_campaign(demo: Demo) -> list[str]:
     )
 
 
+# --- recruitment and sign-ups ----------------------------------------------------------------------
+
+
+async def demo_posting(demo: Demo) -> list[str]:
+    """An open volunteer posting with a few seats, and its link."""
+    return await recruitment_demo.load(settings=demo.settings, org_code=DEMO_ORG_CODE)
+
+
 # A capability adds its demo data here: ("its name", [its steps]).
 SECTIONS: list[tuple[str, list[Step]]] = [
     ("registry", [reference_data, organizations, officer_records, demo_code]),
     ("accounts", [demo_users]),
     ("party building", [demo_activity]),
     ("donation disclosure", [demo_campaign]),
+    ("recruitment", [demo_posting]),
     ("notifications", [notifications_where]),
 ]
 

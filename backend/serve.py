@@ -26,6 +26,7 @@ def _app_factory() -> Sanic:
     settings = load_settings()
     app = create_app(settings)
     app.after_server_start(freeze_startup_objects)
+    _checkpoint_beside(app, settings)
     if settings.runs_notifications_with_server:
         _deliver_notifications_beside(app, settings)
     return app
@@ -52,6 +53,26 @@ def _deliver_notifications_beside(app: Sanic, settings: Settings) -> None:
 
     app.after_server_start(start_embedded)
     app.before_server_stop(stop_embedded)
+
+
+def _checkpoint_beside(app: Sanic, settings: Settings) -> None:
+    """Every worker integrates and signs the transparency logs' new leaves (backend/translog/integrate.py).
+
+    Each checks four times a second; a log another process is integrating is skipped, never done twice.
+    """
+    from .translog import integrate, keys
+
+    async def start(app: Sanic) -> None:
+        app.ctx.checkpointer = integrate.Checkpointer(
+            name=keys.log_name(settings.public_base_url), cipher=app.ctx.container.cipher
+        )
+        app.ctx.checkpointer.start()
+
+    async def stop(app: Sanic) -> None:
+        await app.ctx.checkpointer.stop()
+
+    app.after_server_start(start)
+    app.before_server_stop(stop)
 
 
 def _notifications_worker() -> None:

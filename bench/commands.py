@@ -212,7 +212,86 @@ def donations_import_100k(ctx: CommandContext) -> list[CommandRow]:
     ]
 
 
+def _translog(ctx: CommandContext, *args: str) -> tuple[dict[str, Any] | None, str, str | None]:
+    """Run bench/translog_bench.py with the server's environment: its JSON line, output, problem."""
+    try:
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).parent / "translog_bench.py"), *args],
+            env=ctx.env,
+            cwd=ctx.cwd,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S * 3,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, "", "timed out"
+    output = done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return None, output, f"exited {done.returncode}: {_tail(output, 2)}"
+    return json.loads(lines[-1]), output, None
+
+
+def translog_appends(ctx: CommandContext) -> list[CommandRow]:
+    """Appends per second from one process: into one log (every append waits for the previous
+    commit) and spread over 64 logs; each checked gapless and matching its tree afterwards."""
+    rows = []
+    for logs, concurrency in ((1, 32), (64, 64)):
+        name = f"translog-appends-{logs}-log{'s' if logs > 1 else ''}"
+        details, output, problem = _translog(
+            ctx, "appends", "--seconds", "10", "--logs", str(logs), "--concurrency", str(concurrency)
+        )
+        if details is not None:
+            details["rate"] = details["appends_per_s"]
+            problem = "; ".join(details["problems"]) or None
+        command = f"translog_bench.py appends --logs {logs} --concurrency {concurrency}"
+        seconds = details["seconds"] if details else None
+        rows.append(CommandRow(name, seconds, True, problem, details or {}, _tail(output), command))
+    return rows
+
+
+def translog_proofs(ctx: CommandContext) -> list[CommandRow]:
+    """Median time of one inclusion and one consistency proof in a 1,000,000-entry log (in process)."""
+    details, output, problem = _translog(ctx, "proofs", "--leaves", "1000000", "--reuse")
+    rows = []
+    for kind in ("inclusion", "consistency"):
+        seconds = details[kind]["median_ms"] / 1000 if details else None
+        rows.append(
+            CommandRow(
+                f"translog-{kind}-proof-1m",
+                seconds,
+                True,
+                problem,
+                details or {},
+                _tail(output),
+                f"service.{kind}_proof_of, 1,000,000 leaves (median of 2,000)",
+            )
+        )
+    return rows
+
+
+def translog_verify(ctx: CommandContext) -> list[CommandRow]:
+    """gongxin-verify's recompute of 1,000,000 served entries (bytes, hashes, fields, root, totals)."""
+    details, output, problem = _translog(ctx, "verify", "--leaves", "1000000")
+    seconds = details["recompute_s"] if details else None
+    return [
+        CommandRow(
+            "translog-verify-1m",
+            seconds,
+            True,
+            problem,
+            details or {},
+            _tail(output),
+            "gongxin_verify.recompute + root + totals, 1,000,000 entries",
+        )
+    ]
+
+
 COMMANDS: dict[str, Callable[[CommandContext], list[CommandRow]]] = {
+    "translog_appends": translog_appends,
+    "translog_proofs": translog_proofs,
+    "translog_verify": translog_verify,
     "import_10k": import_10k,
     "notify": _notify,
     "donations_import_100k": donations_import_100k,

@@ -980,13 +980,63 @@ def measure_scenario(
     return m
 
 
-def burst_helper(env: dict[str, str], *args: str) -> dict[str, Any]:
-    """bench/checkin_data.py in the server's environment (its database and SECRET_KEY); its JSON."""
-    command = [sys.executable, str(BENCH_DIR / "checkin_data.py"), *args]
-    done = run_captured(command, env, timeout=BURST_HELPER_TIMEOUT_S, name=f"checkin_data.py {args[0]}")
+def burst_helper(env: dict[str, str], *args: str, script: str = "checkin_data.py") -> dict[str, Any]:
+    """bench/checkin_data.py (or ``script``) in the server's environment (its database and SECRET_KEY);
+    its JSON."""
+    command = [sys.executable, str(BENCH_DIR / script), *args]
+    done = run_captured(command, env, timeout=BURST_HELPER_TIMEOUT_S, name=f"{script} {args[0]}")
     if done.returncode != 0:
-        raise BenchError(f"checkin_data.py {args[0]} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+        raise BenchError(f"{script} {args[0]} exited {done.returncode}: {done.stderr.strip()[-300:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+SIGNUP_SEATS = 100  # the signup-burst's posting: this many seats, everyone else on the waitlist
+
+
+def prepare_burst(
+    scenario: Scenario, env: dict[str, str], count: int, run: str, tokens: Path
+) -> tuple[int, str]:
+    """Make the burst's target and its members; the target's id and the body every member sends."""
+    if scenario.name == "signup-burst":
+        prepared = burst_helper(
+            env, "prepare", "--count", str(count), "--seats", str(SIGNUP_SEATS), "--run", run,
+            "--tokens", str(tokens), script="signup_data.py",
+        )  # fmt: skip
+        return int(prepared["posting_id"]), json.dumps({"answers": {}})
+    prepared = burst_helper(env, "prepare", "--count", str(count), "--run", run, "--tokens", str(tokens))
+    activity_id = int(prepared["activity_id"])
+    code = burst_helper(env, "code", "--activity", str(activity_id))
+    body = json.dumps({"code": code["code"], "latitude": 22.5431, "longitude": 114.0579, "accuracy": 5})
+    return activity_id, body
+
+
+def verify_burst(
+    scenario: Scenario, env: dict[str, str], target_id: int, count: int
+) -> tuple[dict[str, Any], list[str]]:
+    """What the burst left in the database, and what is wrong with it."""
+    problems = []
+    if scenario.name == "signup-burst":
+        seats = min(SIGNUP_SEATS, count)
+        found = burst_helper(
+            env, "verify", "--posting", str(target_id), "--seats", str(SIGNUP_SEATS), script="signup_data.py"
+        )
+        expected = {
+            "signups": count,
+            "distinct_users": count,
+            "confirmed": seats,
+            "waitlisted": count - seats,
+            "positions_1_to_n_in_order": True,
+            "counters_match": True,
+            "within_capacity": True,
+            "outbox_events": count,
+        }
+    else:
+        found = burst_helper(env, "verify", "--activity", str(target_id))
+        expected = {"checkins": count, "distinct_users": count, "outbox_checkin_recorded": count}
+    for key, value in expected.items():
+        if found.get(key) != value:
+            problems.append(f"{key} = {found.get(key)} in the database, expected {value}")
+    return found, problems
 
 
 def worker_cpu_ms(before: list[float | None], after: list[float | None], requests: int) -> float | None:
@@ -1022,24 +1072,19 @@ def measure_burst(
     work = tmp / scenario.name
     work.mkdir(parents=True, exist_ok=True)
     tokens_file = work / "tokens.txt"
-    say(f"  preparing {scenario.name}: an open activity, {count} members with a token each ...")
+    say(f"  preparing {scenario.name}: where to send it, {count} members with a token each ...")
     try:
         started = time.perf_counter()
-        prepared = burst_helper(
-            stack.env, "prepare", "--count", str(count), "--run", run or stamp, "--tokens", str(tokens_file)
-        )
+        target_id, body = prepare_burst(scenario, stack.env, count, run or stamp, tokens_file)
         prepare_s = time.perf_counter() - started
-        activity_id = int(prepared["activity_id"])
-        code = burst_helper(stack.env, "code", "--activity", str(activity_id))
     except (BenchError, KeyError, ValueError) as exc:
         m.problem = f"setup: {exc}"
         say(f"  skipping {scenario.name}: {m.problem}")
         return m
-    m.path = scenario.path.format(activity_id=activity_id)
+    m.path = scenario.path.format(activity_id=target_id, posting_id=target_id)
     url = stack.base + m.path
     if not url.startswith(f"http://{HOST}:"):
         raise BenchError(f"refusing to load anything but {HOST}: {url}")
-    body = json.dumps({"code": code["code"], "latitude": 22.5431, "longitude": 114.0579, "accuracy": 5})
     done_prefix = str(work / "done.")
     threads = min(THREADS, CONNECTIONS)
     cmd = [wrk, f"-t{threads}", f"-c{CONNECTIONS}", f"-d{BURST_LIMIT_S}s", "--latency"]
@@ -1098,16 +1143,16 @@ def measure_burst(
     else:
         m.rps = round(count / wall, 2)
     try:
-        verified = burst_helper(stack.env, "verify", "--activity", str(activity_id))
+        verified, wrong = verify_burst(scenario, stack.env, target_id, count)
+        problems += wrong
     except BenchError as exc:
         verified = {}
         problems.append(f"verify: {exc}")
     m.details = {
         "members": count,
-        "activity_id": activity_id,
+        "target_id": target_id,
         "burst_wall_s": None if wall is None else round(wall, 4),
         "prepare_s": round(prepare_s, 2),
-        "code_valid_s": code.get("valid_s"),
         "responses": {"201": created, "other_2xx": other_2xx, "non_2xx": failed},
         "wrk_requests_rps": parsed["rps"],  # requests / wrk's own runtime (up to its interruption)
         # The server worker's CPU (user + system, /proc) over the burst, per request: steadier than
@@ -1117,9 +1162,6 @@ def measure_burst(
     }
     if (created, other_2xx, failed) != (count, 0, 0):
         problems.append(f"responses 201={created} 2xx={other_2xx} other={failed}, expected 201={count}")
-    for key in ("checkins", "distinct_users", "outbox_checkin_recorded"):
-        if key in verified and verified[key] != count:
-            problems.append(f"{verified[key]} {key} in the database, expected {count}")
     if m.requests is not None and m.requests != count:
         problems.append(f"wrk completed {m.requests} requests, expected {count}")
     if problems:
@@ -1131,8 +1173,7 @@ def measure_burst(
         m.details["profile"] = summary
     say(
         f"    {count} in {fmt(wall, '.3f')} s; responses 201={created} other={other_2xx + failed}; "
-        f"database: {verified.get('checkins')} check-ins, {verified.get('outbox_checkin_recorded')} "
-        f"checkin.recorded events; worker CPU {m.details['worker_cpu_ms_per_request']} ms a request"
+        f"database: {json.dumps(verified)}; worker CPU {m.details['worker_cpu_ms_per_request']} ms a request"
     )
     return m
 

@@ -205,6 +205,18 @@ SCENARIOS: list[Scenario] = [
         "transaction); afterwards 1,000 check-ins and 1,000 checkin.recorded events must be in the "
         "database",
     ),
+    # Recruitment: a posting with 100 seats goes up and a thousand members press the button at once.
+    Scenario(
+        name="signup-burst",
+        method="POST",
+        path="/api/v1/postings/{posting_id}/signups",  # a new open posting of 100 seats; run.py fills the id
+        burst=1000,
+        target=Target(min_ratio=0.3, max_p99_ms=100),
+        description="1,000 different members sign up at once for 100 seats, each exactly once, 64 "
+        "connections (token check, rate limit, then the sign-ups asked together as one transaction under "
+        "the posting's row lock: decisions, sign-ups, outbox events, counters); afterwards exactly 100 "
+        "confirmed and 900 waitlisted at positions 1-900 in sign-up order, 1,000 events",
+    ),
     # Donation disclosure. The import runs first: it fills the project the page scenarios read.
     Scenario(
         name="donations-import-100k",
@@ -237,6 +249,35 @@ SCENARIOS: list[Scenario] = [
         target=Target(min_ratio=0.3),
         description="staff record donations one by one, each new (entry, totals, month, outbox event, "
         "audit, two cache counters, in one transaction)",
+    ),
+    # The transparency log (bench/translog_bench.py, run with the server's environment).
+    Scenario(
+        name="translog-appends",
+        method="CLI",
+        path="backend.translog.log.append",
+        command="translog_appends",
+        target=Target(min_rps=2000),
+        description="leaves appended per second by one process, each in its own transaction, 10 s, "
+        "the checkpointer beside them; one log (appends to one log wait for each other's commit) and "
+        "64 logs; the req/s column is appends per second",
+    ),
+    Scenario(
+        name="translog-proofs",
+        method="CLI",
+        path="backend.translog.service",
+        command="translog_proofs",
+        target=Target(max_seconds=0.001),
+        description="median time of an inclusion proof (random leaf) and of a consistency proof "
+        "(random first size) in a 1,000,000-entry log, read from stored nodes in the server's process",
+    ),
+    Scenario(
+        name="translog-verify",
+        method="CLI",
+        path="gongxin_verify",
+        command="translog_verify",
+        target=Target(max_seconds=5),
+        description="gongxin-verify recomputes 1,000,000 served entries: bytes, leaf hashes, fields, the "
+        "root and every project's totals",
     ),
     Scenario(
         name="import-10k",

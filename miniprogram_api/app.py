@@ -12,7 +12,19 @@ from backend.cache import Cache
 from backend.config import Settings, load_settings
 
 from . import errors, headers, metrics, observability, openapi
-from .routes import accounts, admin, charity, health, officer, pages, partybuilding, registry, subscriptions
+from .routes import (
+    accounts,
+    admin,
+    charity,
+    health,
+    officer,
+    pages,
+    partybuilding,
+    recruitment,
+    registry,
+    subscriptions,
+    translog,
+)
 from .routes import metrics as metrics_routes
 from .transport import BodyLimits, GongxinRequest
 
@@ -102,6 +114,8 @@ def create_app(
             partybuilding.bp,
             subscriptions.bp,
             charity.bp,
+            recruitment.bp,
+            translog.bp,
             url_prefix=API_PREFIX,
         )
     )

@@ -28,6 +28,8 @@ MEMBER_BODY_ROUTES = {
     # the member's own subscribe-message consents and switches
     "reportSubscriptions",
     "updateSubscription",
+    # the member's own sign-up
+    "signUp",
 }
 
 
@@ -166,6 +168,7 @@ async def test_a_member_hears_403_before_anything_about_a_malformed_body_on_ever
         assert response.status_code == 403, (method, path, response.text)
         checked.append(op["operationId"])
     assert {"createOrg", "grantRole", "createActivity", "decideProposal", "importOrgs"} <= set(checked)
+    assert {"createPosting", "closePosting", "cancelPosting", "decidePosting", "decideSignup"} <= set(checked)
     proposals = await client.get("/api/v1/credit/proposals", params={"status": "bogus"}, headers=member)
     assert proposals.status_code == 403
     assert error_code(proposals) == "auth.officer_required"
@@ -244,6 +247,7 @@ async def test_personal_data_is_never_stored_by_a_cache(client):
         login_response,
         await client.get("/api/v1/me", headers=headers),
         await client.get("/api/v1/me/checkins", headers=headers),
+        await client.get("/api/v1/me/signups", headers=headers),
         await client.delete("/api/v1/me/phone", headers=headers),
     ]
     for response in answers:

@@ -23,6 +23,10 @@ async def test_counter_starts_expiry_on_first_hit(cache: Cache):
     assert await cache.incr("hits", ttl=60) == 2
     ttl_ms = await cache.client.pttl(cache.key("hits"))
     assert 0 < ttl_ms <= 60_000
+    # A fixed window: later hits do not push the expiry back.
+    await cache.client.pexpire(cache.key("hits"), 5_000)
+    assert await cache.incr("hits", ttl=60) == 3
+    assert 0 < await cache.client.pttl(cache.key("hits")) <= 5_000
 
 
 async def test_ping_answers(cache: Cache):

@@ -133,3 +133,46 @@ def test_make_run_comes_up_after_the_demo_code_was_revoked(tmp_path):
     again = gongxin("demo-data", db=db)
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
     assert "issued version 2" in again.stdout
+
+
+# --- recruitment --------------------------------------------------------------------------------------
+
+
+async def _demo_posting():
+    from backend.recruitment import demo as recruitment_demo
+    from backend.recruitment.models import Posting
+
+    return await Posting.filter(title=recruitment_demo.TITLE).order_by("-id").first()
+
+
+async def test_the_demo_has_an_open_posting_with_a_few_seats_and_prints_its_link(db, cache, settings):
+    lines = await _load(settings, cache)
+    posting = await _demo_posting()
+    assert posting is not None and posting.status == "open" and posting.capacity == 5
+    assert any(f"/api/v1/postings/{posting.id} (5 of 5 seats left)" in line for line in lines), lines
+    await _load(settings, cache)
+    assert (await _demo_posting()).id == posting.id  # a second run adds nothing
+
+
+@pytest.mark.parametrize("played", ["cancelled", "closed", "filled", "deadline"])
+async def test_a_demo_posting_someone_played_with_is_left_and_a_new_one_put_up(db, cache, settings, played):
+    from backend.recruitment.models import Posting
+
+    await _load(settings, cache)
+    first = await _demo_posting()
+    change = {
+        "cancelled": {"status": "cancelled"},
+        "closed": {"status": "closed"},
+        "filled": {"confirmed_count": 5},
+        "deadline": {"signup_deadline": datetime.now(UTC) - timedelta(minutes=1)},
+    }[played]
+    await Posting.filter(id=first.id).update(**change)
+    lines = await _load(settings, cache)
+    second = await _demo_posting()
+    assert second.id != first.id and second.status == "open" and second.confirmed_count == 0
+    assert any(f"demo posting {first.id} is left as it is" in line for line in lines), lines
+    left = await Posting.get(id=first.id)
+    assert (left.status, left.confirmed_count) == (
+        change.get("status", "open"),
+        change.get("confirmed_count", 0),
+    )

@@ -426,8 +426,6 @@ async def _apply(
                 for entry in entries
             ]
         )
-        for entry in entries:
-            await ledger.on_entry_appended(entry)
         await audit_service.record(
             actor=actor,
             action="ledger.donation_import",
@@ -437,3 +435,4 @@ async def _apply(
             reason="批量导入捐赠记录",
         )
         await totals.count_donations(project.id, count=len(rows), months=months)
+        await ledger.on_entries_appended(project.organization_id, entries)

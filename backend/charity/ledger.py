@@ -2,7 +2,8 @@
 
 Every append is one transaction holding the entry, the conditional UPDATE of the project's totals,
 the upserts of its month (and category) totals, the outbox event, the audit entry and the
-transparency log's hook (``on_entry_appended``). Concurrency, across processes, on both databases:
+transparency log's append (``on_entry_appended``, last). Concurrency, across processes, on both
+databases:
 
 * a donation is unique by (channel, external reference): of two requests with the same reference,
   the database lets one insert and the other reads that entry back (200, not a second gift);
@@ -32,6 +33,7 @@ from ..crypto import PersonalDataCipher, mask_name
 from ..errors import Conflict, NotFound, Unprocessable
 from ..events import kinds
 from ..events import service as events_service
+from ..translog import log as translog
 from . import canonical, totals, views
 from .models import DonorDisplay, EntryKind, LedgerEntry, Project, ProjectStatus
 from .projects import get_or_raise, require_staff_of
@@ -123,12 +125,21 @@ async def _count_expenditure(entry: LedgerEntry, sign: int) -> bool:
     )
 
 
-async def on_entry_appended(entry: canonical.Entry) -> None:
-    """The transparency log's append (issue #16) goes here: one call with ``canonical_bytes(entry)``.
+async def on_entry_appended(entry: LedgerEntry) -> None:
+    """Append the entry's canonical bytes to its organization's transparency log (backend/translog).
 
-    Called inside the entry's transaction, after the entry and its totals are written, so the log
-    and the ledger commit or roll back together. Nothing to do until the log exists.
+    Called inside the entry's transaction, last before the commit (after the totals: the log's
+    sequence row is the most contended row, so it is locked last and held shortest), so the log and
+    the ledger commit or roll back together.
     """
+    await translog.append(entry.organization_id, canonical.canonical_bytes(entry), entry_id=entry.id)
+
+
+async def on_entries_appended(organization_id: int, entries: list[canonical.ImportedDonation]) -> None:
+    """``on_entry_appended`` for an import's entries, in this order, in one statement."""
+    await translog.append_many(
+        organization_id, [canonical.canonical_bytes(e) for e in entries], entry_ids=[e.id for e in entries]
+    )
 
 
 # --- recording ------------------------------------------------------------------------------------
@@ -190,14 +201,13 @@ def donation_payload(entry: canonical.Entry, project: Project) -> dict[str, Any]
 
 
 async def donation_recorded(entry: LedgerEntry, project: Project) -> None:
-    """The outbox event and log append of a new donation (in its transaction)."""
+    """The outbox event of a new donation (in its transaction)."""
     await events_service.record(
         kind=kinds.DONATION_RECORDED,
         payload=donation_payload(entry, project),
         recipients=[],  # the donor is not (yet) known as a user of the mini-program
         idempotency_key=f"donation.recorded:{entry.id}",
     )
-    await on_entry_appended(entry)
 
 
 async def record_donation(
@@ -223,8 +233,9 @@ async def record_donation(
                 after={"entry_id": entry.id, "amount_fen": entry.amount_fen, "channel": entry.channel},
             )
             await donation_recorded(entry, project)
-            # Last: the totals' rows stay locked until the commit, so they are written just before it.
+            # Last: the totals' rows and the log's sequence stay locked until the commit.
             await _count_donation(entry, 1)
+            await on_entry_appended(entry)
     except IntegrityError:
         # Recorded before, or by a concurrent request that won: its entry is this donation.
         existing = await LedgerEntry.get_or_none(channel=data.channel, external_ref=data.external_ref)
@@ -268,11 +279,11 @@ async def record_expenditure(
             before=None,
             after={"entry_id": entry.id, "amount_fen": entry.amount_fen, "advance": entry.advance},
         )
-        await on_entry_appended(entry)
         if not await _count_expenditure(entry, 1):
-            # Raising rolls the entry, its audit entry and its log append back with the transaction.
+            # Raising rolls the entry and its audit entry back with the transaction.
             balance = (await totals.of_project(project.id)).balance_fen
             raise InsufficientBalance(details={"balance_fen": balance})
+        await on_entry_appended(entry)
     await views.invalidate(
         cache=cache, project_id=project.id, credit_code=await views.credit_code_of(project.organization_id)
     )
@@ -313,11 +324,11 @@ async def record_correction(
                 after={"entry_id": entry.id, "reverses": original.id},
                 reason=entry.explanation or "",
             )
-            await on_entry_appended(entry)
             if original.kind == EntryKind.DONATION:
                 await _count_donation(original, -1)
             else:
                 await _count_expenditure(original, -1)
+            await on_entry_appended(entry)
     except IntegrityError as exc:
         # The one-to-one key: a concurrent correction of the same entry won.
         raise AlreadyReversed(details={"entry_id": original.id}) from exc

@@ -18,6 +18,7 @@ from ..events import kinds
 from ..events import service as events_service
 from ..registry import service as registry_service
 from ..registry.models import Organization, Qualification, QualificationKind
+from ..translog import log as translog
 from . import canonical, totals, views
 from .models import ProgressUpdate, Project, ProjectKind, ProjectStatus, UpdateStatus
 from .schemas import ProgressCreate, ProjectCreate, ProjectStatusChange
@@ -92,10 +93,13 @@ async def _has_fundraising_qualification(organization: Organization) -> bool:
 
 
 async def _on_project_changed(project: Project, record: bytes) -> None:
-    """The transparency log's hook for project record changes (issue #16): one call goes here.
+    """Append a project record change to the organization's transparency log (in its transaction).
 
-    Runs inside the change's transaction with the change's canonical bytes; nothing to do yet.
+    Drafts are not public: a draft's record enters the log when fundraising starts (that status
+    change's leaf carries the whole record).
     """
+    if project.status != ProjectStatus.DRAFT:
+        await translog.append(project.organization_id, record)
 
 
 async def create(*, actor: User, code: str, data: ProjectCreate, cache: Cache) -> Project:

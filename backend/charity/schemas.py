@@ -270,6 +270,12 @@ class ReceiptRead(BaseModel):
     entry: EntryRead
     project: ProjectSummary
     reversed: bool
+    log_index: int | None = Field(description="The donation's index in the organization's transparency log")
+    leaf: str | None = Field(description="Base64 of the exact bytes the log hashed for it")
+    inclusion_proof: list[str] | None = Field(
+        description="Base64 hashes proving the leaf is in the checkpoint (null for under a second)"
+    )
+    checkpoint: str | None = Field(description="The signed checkpoint (C2SP note) it is proven against")
 
 
 class CalendarItem(BaseModel):

@@ -28,6 +28,7 @@ from ..errors import NotFound
 from ..registry import profiles
 from ..registry.models import Organization
 from ..registry.profiles import LocalCopies
+from ..translog import service as translog_service
 from . import totals
 from .canonical import rfc3339
 from .models import (
@@ -449,4 +450,6 @@ async def get_receipt(*, code: str) -> dict[str, Any]:
         "entry": entry_read(entry, reversed_by=reversals.get(entry.id)),
         "project": _summary(project, await totals.of_project(project.id)),
         "reversed": entry.id in reversals,
+        # Its leaf in the organization's transparency log, proven against the latest checkpoint.
+        **await translog_service.receipt_proof(organization_id=entry.organization_id, entry_id=entry.id),
     }

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 from ..accounts.models import User
 from ..audit import service as audit_service
 from ..errors import Conflict, NotFound
+from ..translog import records
 from . import profiles
 from .models import (
     AnnualReport,
@@ -380,7 +381,7 @@ async def decide(
             raise ProposalDecided()
         organization = await Organization.get(id=proposal.organization_id)
         if confirm and proposal.action == ProposalAction.LIST:
-            await add_listing(
+            changed = await add_listing(
                 organization=organization,
                 credit_list=proposal.list,
                 reason=proposal.reason,
@@ -391,7 +392,7 @@ async def decide(
             )
         elif confirm:
             listing_id = int(proposal.rule_code.removeprefix("remove:"))
-            await remove_listing(
+            changed = await remove_listing(
                 organization=organization,
                 listing_id=listing_id,
                 reason=proposal.reason,
@@ -407,6 +408,9 @@ async def decide(
                 after={"proposal_id": proposal.id, "rule": proposal.rule_code, "status": "rejected"},
                 reason=reason,
             )
+        if confirm:
+            # The listing or removal is a public-record leaf, appended last in this transaction.
+            await records.append(organization, records.listing(organization, changed, at=datetime.now(UTC)))
         await profiles.record_change(organization.credit_code)
     return await CreditProposal.get(id=proposal.id)
 

@@ -26,6 +26,7 @@ from ..audit.models import AuditEntry
 from ..cache import Cache
 from ..crypto import PersonalDataCipher
 from ..errors import Conflict
+from ..translog import records
 from . import profiles, qrtoken
 from .models import CreditList, Organization, OrgStatus, QrCodeVersion, SigningKeyRecord
 
@@ -210,6 +211,13 @@ def _new_version(
     )
 
 
+async def _live_versions(organization: Organization) -> list[int]:
+    rows = await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).values_list(
+        "version", flat=True
+    )
+    return sorted(int(str(v)) for v in rows)
+
+
 async def reissue(
     *, organization: Organization, actor: User | None, reason: str, cipher: PersonalDataCipher, cache: Cache
 ) -> QrCodeVersion:
@@ -218,6 +226,7 @@ async def reissue(
     async with in_transaction():
         now = datetime.now(UTC)
         latest = await QrCodeVersion.filter(organization=organization).order_by("-version").first()
+        revoked = await _live_versions(organization)
         await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).update(
             revoked_at=now, revoke_reason=reason or "reissued"
         )
@@ -236,6 +245,9 @@ async def reissue(
             after={"version": issued.version, "kid": issued.kid},
             reason=reason,
         )
+        if revoked:
+            leaf = records.qr_revoked(organization, versions=revoked, reason=reason or "reissued", at=now)
+            await records.append(organization, leaf)
         await profiles.record_change(organization.credit_code)
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
     return issued
@@ -244,20 +256,23 @@ async def reissue(
 async def revoke(*, organization: Organization, actor: User | None, reason: str, cache: Cache) -> int:
     """Revoke the current code without issuing another (a lost or misused code)."""
     async with in_transaction():
-        valid = await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).values_list(
-            "version", flat=True
-        )
+        now = datetime.now(UTC)
+        revoked = await _live_versions(organization)
         count = await QrCodeVersion.filter(organization=organization, revoked_at__isnull=True).update(
-            revoked_at=datetime.now(UTC), revoke_reason=reason
+            revoked_at=now, revoke_reason=reason
         )
         await audit_service.record(
             actor=actor,
             action="qr.revoke",
             target=organization,
-            before={"valid_versions": sorted(valid)},
+            before={"valid_versions": revoked},
             after={"revoked": count, "valid_versions": []},
             reason=reason,
         )
+        if revoked:
+            await records.append(
+                organization, records.qr_revoked(organization, versions=revoked, reason=reason, at=now)
+            )
         await profiles.record_change(organization.credit_code)
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
     return count

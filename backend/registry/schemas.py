@@ -401,11 +401,22 @@ class PublishedKeyRead(BaseModel):
     retired_at: str | None
 
 
+class PublishedLogKey(BaseModel):
+    """A key that signs (or, retired, signed) transparency-log checkpoints."""
+
+    vkey: str = Field(description="The note verifier key: <name>+<hex key id>+<base64(0x01 || key)>")
+    key_id: str
+    status: Literal["active", "retired"]
+    created_at: str
+    retired_at: str | None
+
+
 class PublishedKeys(BaseModel):
-    """/.well-known/gongxin-keys.json: what verifies a QR code offline."""
+    """/.well-known/gongxin-keys.json: what verifies a QR code offline, and every checkpoint key."""
 
     issuer: str
     token_format: str
     signed_message: str
     url_path: str
     keys: list[PublishedKeyRead]
+    log_keys: list[PublishedLogKey]

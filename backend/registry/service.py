@@ -26,6 +26,7 @@ from ..audit import service as audit_service
 from ..cache import Cache
 from ..crypto import PersonalDataCipher
 from ..errors import Conflict, NotFound, Unprocessable
+from ..translog import records
 from . import credit, credit_code, profiles, qr, qrtoken, search_index
 from . import search as search_module
 from .models import (
@@ -132,8 +133,13 @@ async def _write(
     reason: str,
     change: Callable[[], Awaitable[Any]],
     cache: Cache,
+    leaf: Callable[[Any, datetime], bytes] | None = None,
 ) -> Any:
-    """Run one audited officer change of an organization's record, then invalidate its profile."""
+    """Run one audited officer change of an organization's record, then invalidate its profile.
+
+    ``leaf`` makes the change's public-record leaf of the transparency log from its result; it is
+    appended last in the transaction (backend/translog/log.py: the log's row is locked last).
+    """
     if actor is not None:
         await require_officer_for_region(actor, organization.region_code)
     async with in_transaction():
@@ -151,6 +157,8 @@ async def _write(
             reason=reason,
         )
         await credit.evaluate(organization=organization, today=today())
+        if leaf is not None:
+            await records.append(organization, leaf(result, datetime.now(UTC)))
         await profiles.record_change(organization.credit_code)
     await profiles.invalidate(cache=cache, credit_code=organization.credit_code)
     return result
@@ -248,6 +256,7 @@ async def change_status(*, actor: User | None, code: str, data: StatusChange, ca
         reason=data.reason,
         change=change,
         cache=cache,
+        leaf=lambda _, at: records.status(organization, reason=data.reason, at=at),
     )
     return organization
 
@@ -315,6 +324,7 @@ async def add_penalty(*, actor: User | None, code: str, data: PenaltyCreate, cac
         reason=data.reason,
         change=change,
         cache=cache,
+        leaf=lambda penalty, at: records.penalty(organization, penalty, at=at),
     )
 
 
@@ -406,6 +416,7 @@ async def add_listing(*, actor: User | None, code: str, data: ListingCreate, cac
         reason=data.reason,
         change=change,
         cache=cache,
+        leaf=lambda listing, at: records.listing(organization, listing, at=at),
     )
 
 
@@ -431,6 +442,7 @@ async def remove_listing(
         reason=data.reason,
         change=change,
         cache=cache,
+        leaf=lambda listing, at: records.listing(organization, listing, at=at),
     )
 
 

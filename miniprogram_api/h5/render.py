@@ -28,6 +28,7 @@ __all__ = [
     "Verdict",
     "format_capital",
     "render_error_page",
+    "render_log_section",
     "render_verification_page",
 ]
 
@@ -330,7 +331,12 @@ def _projects(projects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def render_verification_page(view: dict[str, Any], *, projects: list[dict[str, Any]] | None = None) -> str:
+def render_verification_page(
+    view: dict[str, Any],
+    *,
+    projects: list[dict[str, Any]] | None = None,
+    log_section: Markup | None = None,
+) -> str:
     """The verification page for the verify API's JSON body (and the organization's projects)."""
     key = view.get("verdict")
     if not isinstance(key, str) or key not in VERDICTS:
@@ -351,8 +357,15 @@ def render_verification_page(view: dict[str, Any], *, projects: list[dict[str, A
         reasons=reasons,
         organization=organization,
         projects=_projects(projects or []) if organization else [],
+        log_section=log_section if organization else None,
         checked_at=_beijing_time(view.get("checked_at")),
     )
+
+
+def render_log_section(log: dict[str, Any], *, credit_code: str, base_url: str) -> Markup:
+    """The transparency log's card: the current checkpoint's size and root, and how to verify."""
+    html = _env.get_template("log.html").render(log=log, credit_code=credit_code, base_url=base_url)
+    return Markup(html)  # noqa: S704 - rendered by the autoescaping environment
 
 
 def render_error_page(status: int, message: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -41,12 +42,13 @@ from backend.charity.schemas import (
     ReceiptRead,
 )
 from backend.errors import BadRequest, NotFound
+from backend.translog import service as log_service
 
 from ..auth import login_required, requires
 from ..h5.project import render_project_page
-from ..h5.render import render_error_page
+from ..h5.render import render_error_page, render_log_section
 from ..headers import no_store
-from ..openapi import json_body, json_content, parse_query, query_params, responds
+from ..openapi import json_body, json_content, parse_query, query_params, refuses, responds
 from ..responses import json_bytes
 from ..schemas import ErrorBody
 from .pages import PAGE_HEADERS
@@ -331,6 +333,7 @@ FILE_RESPONSE = {
 @requires(require_any_staff_or_officer)
 @query_params(ExportQuery)
 @openapi.response(200, FILE_RESPONSE, "The filing in the charity platform's layout")
+@refuses(401, 403, 404, 422)
 async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
     """A project's filing export (staff, officers of its jurisdiction)."""
     query = parse_query(request, ExportQuery)
@@ -346,6 +349,7 @@ async def get_project_filing(request: Request, project_id: int) -> HTTPResponse:
 @requires(require_any_staff_or_officer)
 @query_params(ExportQuery)
 @openapi.response(200, FILE_RESPONSE, "The year's projects in the charity platform's layout")
+@refuses(401, 403, 404, 422)
 async def get_organization_filing(request: Request, code: str, year: int) -> HTTPResponse:
     """An organization-year's filing export (staff, officers of its jurisdiction)."""
     query = parse_query(request, ExportQuery)
@@ -378,4 +382,19 @@ async def project_page(request: Request, project_id: int) -> HTTPResponse:
     except NotFound as exc:
         # A person opened this link: answer with a page, not the API's JSON.
         return html(render_error_page(404, exc.message), status=404, headers=PAGE_HEADERS)
-    return html(page, headers=PAGE_HEADERS)
+    return html(await _with_log_section(page, base_url=base_url), headers=PAGE_HEADERS)
+
+
+LOG_MARK = re.compile(rb"<!--translog:([0-9A-Z]{18})-->")
+
+
+async def _with_log_section(page: bytes, *, base_url: str) -> bytes:
+    """The cached page with the log's current checkpoint put in (it changes within a second of an entry)."""
+    found = LOG_MARK.search(page)
+    if found is None:
+        return page
+    code = found.group(1).decode()
+    section = render_log_section(
+        await log_service.current_by_code(code=code), credit_code=code, base_url=base_url
+    )
+    return page[: found.start()] + str(section).encode() + page[found.end() :]

@@ -15,8 +15,10 @@ from backend.charity import views as charity_views
 from backend.errors import NotFound
 from backend.registry import qr, qrtoken
 from backend.registry.schemas import PublishedKeys
+from backend.translog import keys as log_keys
+from backend.translog import service as log_service
 
-from ..h5.render import CSP, render_verification_page
+from ..h5.render import CSP, render_log_section, render_verification_page
 from ..openapi import responds
 
 bp = Blueprint("pages")
@@ -45,15 +47,26 @@ async def verification_page(request: Request, token: str) -> HTTPResponse:
     )
     view = orjson.loads(body)
     projects = await charity_views.projects_for_verification(cache=container.cache, view=view)
-    return html(render_verification_page(view, projects=projects), headers=PAGE_HEADERS)
+    organization = view.get("organization")
+    log_section = None
+    if view.get("verdict") != "not_genuine" and isinstance(organization, dict):
+        code = str(organization.get("credit_code"))
+        log_section = render_log_section(
+            await log_service.current_by_code(code=code),
+            credit_code=code,
+            base_url=container.settings.public_base_url,
+        )
+    page = render_verification_page(view, projects=projects, log_section=log_section)
+    return html(page, headers=PAGE_HEADERS)
 
 
 @bp.get("/.well-known/gongxin-keys.json")
 @openapi.tag("pages")
 @responds(200, PublishedKeys, "Ed25519 public keys")
 async def get_published_keys(request: Request) -> HTTPResponse:
-    """The public keys that verify QR codes offline, retired ones included."""
-    return json(await qr.published_keys(), headers={"Cache-Control": "public, max-age=300"})
+    """The public keys that verify QR codes and log checkpoints offline, retired ones included."""
+    document = {**await qr.published_keys(), "log_keys": await log_keys.published()}
+    return json(document, headers={"Cache-Control": "public, max-age=300"})
 
 
 # /docs: Swagger UI from the swagger-ui-bundle package, served from here. No third-party CDN (mainland

@@ -1,0 +1,217 @@
+"""Request and response schemas of recruitment and sign-ups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from .models import Admission, PostingKind, PostingStatus, SignupStatus
+
+QUESTION_ID = r"^[A-Za-z0-9_-]{1,32}$"
+MAX_QUESTIONS = 30
+MAX_TEXT_ANSWER = 2000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Question(Strict):
+    id: str = Field(pattern=QUESTION_ID, description="Unique within the posting; the answers' key")
+    label: str = Field(min_length=1, max_length=100)
+    required: bool = False
+
+
+class TextQuestion(_Question):
+    kind: Literal["text"]
+    max_length: int = Field(default=200, ge=1, le=MAX_TEXT_ANSWER)
+
+
+class ChoiceQuestion(_Question):
+    kind: Literal["single_choice", "multiple_choice"]
+    options: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _distinct_options(self) -> ChoiceQuestion:
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("options must be distinct")
+        return self
+
+
+class NumberQuestion(_Question):
+    kind: Literal["number"]
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> NumberQuestion:
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise ValueError("max is below min")
+        return self
+
+
+class DateQuestion(_Question):
+    kind: Literal["date"]
+
+
+class PhoneQuestion(_Question):
+    kind: Literal["phone"]
+
+
+Question = Annotated[
+    TextQuestion | ChoiceQuestion | NumberQuestion | DateQuestion | PhoneQuestion, Field(discriminator="kind")
+]
+
+
+class PostingCreate(Strict):
+    kind: PostingKind
+    title: str = Field(min_length=2, max_length=100)
+    body: str = Field(min_length=1, max_length=5000)
+    images: list[Annotated[str, Field(pattern=r"^https://", max_length=500)]] = Field(
+        default_factory=list, max_length=9, description="https URLs"
+    )
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    place: str = Field(min_length=1, max_length=200)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    capacity: int | None = Field(default=None, ge=1, le=1_000_000, description="null: no limit")
+    signup_deadline: AwareDatetime
+    admission: Admission = Admission.FIRST_COME
+    questions: list[Question] = Field(default_factory=list, max_length=MAX_QUESTIONS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PostingCreate:
+        if self.ends_at < self.starts_at:
+            raise ValueError("ends_at is before starts_at")
+        if self.signup_deadline > self.ends_at:
+            raise ValueError("signup_deadline is after ends_at")
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude go together")
+        ids = [q.id for q in self.questions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("question ids must be distinct")
+        return self
+
+
+class Reason(Strict):
+    reason: str = Field(min_length=2, max_length=500, description="Why; shown to everyone signed up")
+
+
+class PostingDecision(Strict):
+    approve: bool
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class SignupCreate(Strict):
+    answers: dict[str, Any] = Field(default_factory=dict, description="Answer by question id")
+
+
+class SignupDecision(Strict):
+    decision: Literal["approve", "reject"]
+    reason: str = Field(default="", max_length=500)
+
+
+class PostingQuery(Strict):
+    region: str | None = Field(
+        default=None, pattern=r"^[0-9]{6}$", description="A region and what lies below"
+    )
+    org: str | None = Field(default=None, min_length=18, max_length=18, description="Credit code")
+    kind: PostingKind | None = None
+    status: Literal["open", "closed", "cancelled"] | None = None
+    cursor: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="next_cursor of the previous page"
+    )
+
+
+class ExportQuery(Strict):
+    format: Literal["json", "csv", "xlsx"] = Field(default="json", description="json, or a file to download")
+
+
+# --- answers ---------------------------------------------------------------------------------------
+
+
+class OrganizationRef(BaseModel):
+    credit_code: str
+    name: str
+
+
+class PostingRead(BaseModel):
+    id: int
+    organization: OrganizationRef
+    kind: PostingKind
+    title: str
+    body: str
+    images: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    place: str
+    latitude: float | None
+    longitude: float | None
+    capacity: int | None
+    signup_deadline: datetime
+    admission: Admission
+    questions: list[dict[str, Any]]
+    status: PostingStatus
+    status_reason: str
+    seats_left: int | None = Field(description="null: no limit")
+    waitlist_length: int
+    published_at: datetime | None
+
+
+class PostingPage(BaseModel):
+    items: list[PostingRead]
+    next_cursor: int | None
+
+
+class SignupRead(BaseModel):
+    id: int
+    posting_id: int
+    status: SignupStatus
+    waitlist_position: int | None
+
+
+class MySignup(SignupRead):
+    answers: dict[str, Any] = Field(description="The member's answers; phone numbers masked")
+    posting_title: str
+    posting_status: PostingStatus
+    starts_at: datetime
+    created_at: datetime
+
+
+class MySignups(BaseModel):
+    items: list[MySignup]
+
+
+class RosterRow(BaseModel):
+    id: int
+    user_id: int
+    nickname: str
+    status: SignupStatus
+    waitlist_position: int | None
+    answers: dict[str, Any] = Field(description="Phone answers in full: the roster is for the staff only")
+    created_at: datetime
+
+
+class Roster(BaseModel):
+    posting_id: int
+    capacity: int | None
+    confirmed: int
+    waitlisted: int
+    items: list[RosterRow]
+
+
+class MemberRead(BaseModel):
+    organization: OrganizationRef
+    user_id: int
+    nickname: str
+    member_no: int
+    joined_on: str
+    status: str
+    left_on: str | None
+
+
+class MemberList(BaseModel):
+    items: list[MemberRead]
