@@ -155,6 +155,23 @@ describe("member (dev-sdk-member)", () => {
     assert.ok(mine.items.some((item) => item.activity_id === activityId));
   });
 
+  test("signs up for the demo posting once however often they press", async () => {
+    const member = await signIn("sdk-member");
+    const postings = ok(await member.listPostings({ query: { org: shared.orgCode! } }), "listPostings");
+    const posting = postings.items.find((p) => p.status === "open");
+    assert.ok(posting, "the demo posting is open");
+    const answers = { name: "李四", phone: "13800138000", slot: "上午" };
+    const first = await member.signUp({ path: { posting_id: posting.id }, body: { answers } });
+    const signup = ok(first, "signUp");
+    assert.equal(first.status, 201);
+    assert.ok(["confirmed", "waitlisted", "pending"].includes(signup.status), signup.status);
+    const again = await member.signUp({ path: { posting_id: posting.id }, body: { answers } });
+    assert.equal(again.status, 200);
+    assert.equal(ok(again, "signUp again").id, signup.id);
+    const mine = ok(await member.listMySignups(), "listMySignups");
+    assert.ok(mine.items.some((item) => item.id === signup.id));
+  });
+
   test("finds their donation by the receipt code", async () => {
     const member = await signIn("sdk-member");
     const receipt = ok(await member.getReceipt({ path: { code: shared.receiptCode! } }), "getReceipt");
@@ -166,6 +183,22 @@ describe("member (dev-sdk-member)", () => {
     const member = await signIn("sdk-member");
     const body = { unexpected: true } as unknown as Schemas["OrgCreate"];
     refused(await member.createOrg({ body }), 403, "auth.officer_required");
+  });
+});
+
+describe("citizen checking the foundation's transparency log", () => {
+  test("reads the signed checkpoint that covers the donations", async () => {
+    const citizen = createClient({ baseUrl, transport: fetchTransport() });
+    const project = ok(await citizen.getProject({ path: { project_id: shared.projectId! } }), "getProject");
+    const note = ok(await citizen.getLogCheckpoint({ path: { code: project.credit_code } }), "checkpoint");
+    assert.equal(typeof note, "string");
+    // A C2SP signed note: origin, tree size, base64 root hash, a blank line, the signature lines.
+    const [origin, size, root, blank, signature] = String(note).split("\n");
+    assert.ok(origin && origin.length > 0);
+    assert.ok(Number(size) >= 1, `size ${size}`);
+    assert.equal(Buffer.from(root!, "base64").length, 32);
+    assert.equal(blank, "");
+    assert.match(signature!, /^— /);
   });
 });
 

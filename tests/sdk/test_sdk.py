@@ -5,6 +5,8 @@
 - the SDK and its sample type-check under `tsc --strict` (the sample's `@ts-expect-error` lines are
   calls the types must refuse), and WeChat's own typings of wx.request fit the wx transport;
 - the sample walks a citizen's, an organizer's, a member's and an officer's flows through the SDK
+  (login, /me, search, profile, verification, check-in code and check-in, sign-up, donation receipt,
+  the transparency log's checkpoint)
   against the live server, over fetch and over wx.request, under node's test runner, beside the
   client's own rules over a fake transport (test/client.test.ts).
 
