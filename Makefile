@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-embedded test-services lint format bench mutate clean
+.PHONY: install run test test-embedded test-services lint format bench mutate clean sdk
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: install
 		$(PYTEST); \
 	fi
 
+# Regenerate the SDK's types (sdk/src/schema.ts, sdk/src/operations.ts) from the document a live server
+# serves; `make test` fails while they differ from what is committed.
+sdk: install
+	SDK_UPDATE=1 $(PY) -m pytest -q tests/sdk
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -48,4 +53,4 @@ mutate: install
 	$(PY) tests/mutate.py $(GROUPS)
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache bench/results
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache bench/results sdk/dist

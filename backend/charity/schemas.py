@@ -217,6 +217,25 @@ class DisclosureRead(BaseModel):
     published_at: str
 
 
+class CategorySpending(BaseModel):
+    category: str
+    label: str
+    spent_fen: int
+
+
+class MonthTotals(BaseModel):
+    month: str = Field(description="YYYY-MM")
+    raised_fen: int
+    spent_fen: int
+
+
+class ProgressPublished(BaseModel):
+    id: int
+    text: str
+    image_urls: list[str]
+    published_at: str
+
+
 class ProjectRead(BaseModel):
     id: int
     credit_code: str
@@ -225,7 +244,7 @@ class ProjectRead(BaseModel):
     kind: ProjectKind
     kind_label: str
     filing_number: str | None
-    plan: dict[str, Any]
+    plan: ProjectPlan
     target_fen: int
     status: ProjectStatus
     status_label: str
@@ -236,9 +255,9 @@ class ProjectRead(BaseModel):
     balance_fen: int
     donor_count: int
     entry_count: int
-    by_category: list[dict[str, Any]]
-    by_month: list[dict[str, Any]]
-    progress: list[dict[str, Any]]
+    by_category: list[CategorySpending]
+    by_month: list[MonthTotals]
+    progress: list[ProgressPublished]
 
 
 class ProjectPage(BaseModel):

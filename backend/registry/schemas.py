@@ -188,6 +188,70 @@ class OrgSearch(BaseModel):
     page_size: int = Field(default=20, ge=1, le=100)
 
 
+# What the profile's records look like (documentation of profiles.build_view, which writes them).
+class AuthorityRef(BaseModel):
+    name: str
+    region_code: str
+
+
+class ListingRead(BaseModel):
+    list: CreditList
+    list_label: str
+    reason: str
+    listed_on: date
+    removed_on: date | None
+    removal_reason: str | None
+    decision_number: str | None
+
+
+class CreditRead(BaseModel):
+    state: CreditState
+    state_label: str
+    listings: list[ListingRead] = Field(description="Current and past listings, newest first")
+
+
+class AnnualReportRead(BaseModel):
+    year: int
+    result: AnnualResult
+    result_label: str
+
+
+class EvaluationRead(BaseModel):
+    grade: int = Field(ge=1, le=5)
+    label: str = Field(description="1A-5A")
+    valid_from: date
+    valid_until: date
+    expired: bool
+
+
+class CharityRecognition(BaseModel):
+    recognized: bool
+    recognized_on: date | None
+
+
+class FundraisingQualification(BaseModel):
+    qualified: bool
+    granted_on: date | None
+    valid_until: date | None
+    expired: bool
+
+
+class LicenceRead(BaseModel):
+    kind: LicenceKind
+    kind_label: str
+    decision_number: str
+    decided_on: date
+
+
+class PenaltyRead(BaseModel):
+    kind: PenaltyKind
+    kind_label: str
+    decision_number: str
+    decided_on: date
+    amount_fen: int | None
+    reason: str
+
+
 class Profile(BaseModel):
     """The public profile (see the H5 page for how it reads)."""
 
@@ -202,17 +266,17 @@ class Profile(BaseModel):
     business_scope: str | None
     supervising_unit: str | None
     registered_on: date | None
-    authority: dict[str, str]
+    authority: AuthorityRef
     registered_capital_fen: int | None
     check_digit_exception: bool
     check_digit_exception_reason: str | None
-    credit: dict[str, Any]
-    annual_reports: list[dict[str, Any]]
-    evaluation: dict[str, Any] | None
-    charity: dict[str, Any]
-    public_fundraising: dict[str, Any]
-    licences: list[dict[str, Any]]
-    penalties: list[dict[str, Any]]
+    credit: CreditRead
+    annual_reports: list[AnnualReportRead]
+    evaluation: EvaluationRead | None
+    charity: CharityRecognition
+    public_fundraising: FundraisingQualification
+    licences: list[LicenceRead]
+    penalties: list[PenaltyRead]
     projects: list[ProjectSummary] = Field(
         default_factory=list, description="Its public fundraising projects with their totals"
     )
