@@ -529,6 +529,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/volunteer-hours": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get My Volunteer Hours */
+        get: operations["getMyVolunteerHours"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs": {
         parameters: {
             query?: never;
@@ -1171,6 +1188,24 @@ export interface paths {
         put?: never;
         /** Publish Posting */
         post: operations["publishPosting"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/postings/{posting_id}/service-records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Service Records */
+        get: operations["getServiceRecords"];
+        /** Set Service Records */
+        put: operations["setServiceRecords"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3824,6 +3859,59 @@ export interface components {
             /** Waitlist Position */
             waitlist_position: number | null;
         };
+        /** ServiceEntry */
+        ServiceEntry: {
+            /**
+             * Hours
+             * @description Hours served, in quarters of an hour
+             */
+            hours: number;
+            /**
+             * Note
+             * @default
+             */
+            note?: string;
+            /** User Id */
+            user_id: number;
+        };
+        /** ServiceRecordsSet */
+        ServiceRecordsSet: {
+            /** Records */
+            records: components["schemas"]["ServiceEntry"][];
+        };
+        /** ServiceSheet */
+        ServiceSheet: {
+            /** Posting Id */
+            posting_id: number;
+            /** Rows */
+            rows: components["schemas"]["ServiceSheetRow"][];
+            /**
+             * Suggested Hours
+             * @description The posting's length, to prefill each volunteer's hours
+             */
+            suggested_hours: number;
+            /** Title */
+            title: string;
+        };
+        /** ServiceSheetRow */
+        ServiceSheetRow: {
+            /**
+             * Hours
+             * @description Recorded hours; null: not recorded yet
+             */
+            hours: number | null;
+            /** Nickname */
+            nickname: string;
+            /** Note */
+            note: string;
+            /**
+             * Signed Up
+             * @description A confirmed sign-up to the posting
+             */
+            signed_up: boolean;
+            /** User Id */
+            user_id: number;
+        };
         /** SessionRevocationCreate */
         SessionRevocationCreate: {
             /**
@@ -4045,6 +4133,37 @@ export interface components {
              * @enum {string}
              */
             verdict: "good_standing" | "warnings" | "not_in_good_standing" | "not_genuine";
+        };
+        /** VolunteerHours */
+        VolunteerHours: {
+            /** Items */
+            items: components["schemas"]["VolunteerRecord"][];
+            /** Total Hours */
+            total_hours: number;
+        };
+        /** VolunteerRecord */
+        VolunteerRecord: {
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /** Hours */
+            hours: number;
+            /** Note */
+            note: string;
+            organization: components["schemas"]["OrganizationRef"];
+            /** Place */
+            place: string;
+            /** Posting Id */
+            posting_id: number;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /** Title */
+            title: string;
         };
         /**
          * WriteResult
@@ -6368,6 +6487,44 @@ export interface operations {
             };
             /** @description The request breaks a schema or a rule */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getMyVolunteerHours: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The volunteer's records and their total */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerHours"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9463,6 +9620,171 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getServiceRecords: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                posting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every confirmed participant, prefilled, with what is recorded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceSheet"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setServiceRecords: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                posting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServiceRecordsSet"];
+            };
+        };
+        responses: {
+            /** @description Recorded; the sheet as it is now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceSheet"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
