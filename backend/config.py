@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     access_log: bool | None = None
     log_level: str = "INFO"
     demo_data: bool = True
+    # Where `gongxin demo-data` writes the demo organization's QR code image (beside the embedded
+    # database by default; two demo runs at once, as parallel tests do, each need their own file).
+    demo_qr_path: Path = PROJECT_ROOT / "var" / "demo-qr.png"
 
     @property
     def is_production(self) -> bool:

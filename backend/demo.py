@@ -38,7 +38,7 @@ from .accounts import service as accounts_service
 from .accounts.models import OfficerRole, StaffRole, StaffRoleKind, User
 from .cache import Cache
 from .charity import demo as charity_demo
-from .config import PROJECT_ROOT, Settings
+from .config import Settings
 from .crypto import PersonalDataCipher
 from .errors import DomainError
 from .partybuilding.models import Activity, ActivityKind, Branch, Expected
@@ -64,7 +64,6 @@ DEMO_FILE = Path(__file__).parent / "demo_data" / "organizations.csv"
 DEMO_ORG_CODE = "51440300MJL0000103"
 DEMO_FOUNDATION_CODE = "53440300MJL000007H"
 DEMO_REVOKED_CODE = "52440300MJL0000126"
-DEMO_QR_PATH = PROJECT_ROOT / "var" / "demo-qr.png"
 DEMO_ACTIVITY_TITLE = "主题党日：社会组织党建与志愿服务"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START_AFRESH = "to start afresh: stop the server, delete var/ and run `make run` again"
@@ -189,8 +188,9 @@ async def demo_code(demo: Demo) -> list[str]:
                 "(the revoked one still verifies as not_genuine)"
             )
     url = qrtoken.build_url(demo.settings.public_base_url, current.token)
-    DEMO_QR_PATH.parent.mkdir(parents=True, exist_ok=True)
-    DEMO_QR_PATH.write_bytes(qrimage.render_png(url, size=512))
+    qr_path = demo.settings.demo_qr_path
+    qr_path.parent.mkdir(parents=True, exist_ok=True)
+    qr_path.write_bytes(qrimage.render_png(url, size=512))
     if organization.status in STATUS_LABELS:
         lines.append(
             f"demo data: the demo organization is {STATUS_LABELS[organization.status]}, as changed through "
@@ -198,7 +198,7 @@ async def demo_code(demo: Demo) -> list[str]:
             f'/api/v1/orgs/{DEMO_ORG_CODE}/status {{"status": "active", "reason": "..."}}'
         )
     demo.found["h5_url"] = url
-    return [*lines, f"demo organization H5 page: {url}", f"demo QR image:            {DEMO_QR_PATH}"]
+    return [*lines, f"demo organization H5 page: {url}", f"demo QR image:            {qr_path}"]
 
 
 # --- accounts ------------------------------------------------------------------------------------

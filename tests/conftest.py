@@ -32,6 +32,37 @@ from backend.wechat.emulator import WeChatEmulator
 from miniprogram_api.app import create_app
 
 RUN_ID = secrets.token_hex(4)
+
+# On the PostgreSQL + Redis leg, a test runs again only if it can meet them: through the fixtures
+# below that hold the leg's database or cache, or by reading TEST_DATABASE_URL / TEST_REDIS_URL
+# itself (these modules). The rest (pure functions, H5 rendering, servers on their own SQLite)
+# would repeat the embedded leg's run exactly, and both legs must fit in make test's 10 minutes.
+LEG_FIXTURES = {"database_url", "cache", "on_postgres"}
+LEG_MODULES = {
+    "tests/accounts/test_revocation.py",
+    "tests/contract/test_contract.py",
+    "tests/recruitment/test_two_servers.py",
+    "tests/sdk/test_sdk.py",
+    "tests/test_cache.py",
+    "tests/test_db.py",
+    "tests/test_migrations.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("TEST_DATABASE_URL"):
+        return
+    root = Path(str(config.rootpath))
+    keep, skip = [], []
+    for item in items:
+        module = Path(str(item.path)).relative_to(root).as_posix()
+        meets_services = LEG_FIXTURES & set(getattr(item, "fixturenames", ())) or module in LEG_MODULES
+        (keep if meets_services else skip).append(item)
+    if skip:
+        config.hook.pytest_deselected(items=skip)
+        items[:] = keep
+
+
 # Per run: the WeChat access token is kept in Redis under the appid, and runs that share a Redis
 # (and each start an emulator of their own) would otherwise overwrite each other's token.
 TEST_APPID = f"wx-test-{RUN_ID}"

@@ -88,9 +88,13 @@ class PrivatePostgres:
         subprocess.run([str(a) for a in args], check=True, capture_output=True, timeout=60, **self._as)
 
     def start(self) -> None:
+        # fsync off: the cluster is thrown away, and an immediate stop kills processes, not the
+        # machine, so the OS still holds what was written. synchronous_commit stays on: with it off, a
+        # commit acknowledged just before an immediate stop is lost (a login made right before the
+        # outage would then be gone after it, which no real PostgreSQL does).
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c full_page_writes=off -c synchronous_commit=off"
+            "-c full_page_writes=off"
         )
         self._run(PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.root / "log", "-w", "start")
 

@@ -57,6 +57,7 @@ class RunningServer:
             "PORT": str(self.port),
             "WECHAT_API_BASE": f"http://127.0.0.1:{self.emulator_port}",
             "LOG_FORMAT": "json",
+            "DEMO_QR_PATH": str(tmp / f"demo-qr-{self.port}.png"),
             "LOGIN_RATE_LIMIT_PER_MINUTE": "100000",
             **settings,
         }
