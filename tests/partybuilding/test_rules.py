@@ -6,6 +6,7 @@ Service-level, with ``now`` given, so each edge is tested to the second.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,6 +78,97 @@ def test_accuracy_widens_the_circle_by_at_most_fifty_metres():
         geofence.require_inside(**inside, position=north(101), accuracy_m=0)
     with pytest.raises(geofence.OutsideGeofence):  # a negative accuracy shrinks nothing and widens nothing
         geofence.require_inside(**inside, position=north(101), accuracy_m=-1000)
+
+
+def east(metres: float, north_m: float = 0.0) -> tuple[float, float]:
+    """``metres`` east (and ``north_m`` north) of the centre, on the sphere's local flat map."""
+    lat = CENTER[0] + north_m / METRES_PER_DEGREE_LAT
+    return (lat, CENTER[1] + metres / (METRES_PER_DEGREE_LAT * math.cos(math.radians(lat))))
+
+
+def test_distance_counts_the_longitude_too():
+    """East-west and diagonal offsets (every other test moves the phone due north, where the
+    longitude term of the haversine is zero); references computed independently of the code."""
+    R = geofence.EARTH_RADIUS_M
+    assert geofence.distance_m(0.0, 0.0, 0.0, 1.0) == pytest.approx(R * math.pi / 180, rel=1e-9)
+    assert geofence.distance_m(0.0, 0.0, 0.0, 90.0) == pytest.approx(R * math.pi / 2, rel=1e-9)
+    assert geofence.distance_m(0.0, -45.0, 0.0, 45.0) == pytest.approx(R * math.pi / 2, rel=1e-9)
+    # along a parallel at 60 degrees: the chord of a small circle of radius R cos 60
+    chord = 2 * R * math.asin(math.cos(math.radians(60)) * math.sin(math.radians(0.5)))
+    assert geofence.distance_m(60.0, 10.0, 60.0, 11.0) == pytest.approx(chord, rel=1e-9)
+    # Shenzhen to Beijing (39.9042, 116.4074): the spherical law of cosines, another formula
+    p1, p2 = math.radians(CENTER[0]), math.radians(39.9042)
+    cos_c = math.sin(p1) * math.sin(p2) + math.cos(p1) * math.cos(p2) * math.cos(
+        math.radians(116.4074 - CENTER[1])
+    )
+    assert geofence.distance_m(*CENTER, 39.9042, 116.4074) == pytest.approx(R * math.acos(cos_c), rel=1e-6)
+    for metres in (30.0, 99.0, 140.0, 1000.0):
+        assert geofence.distance_m(*CENTER, *east(metres)) == pytest.approx(metres, rel=1e-3)
+        assert geofence.distance_m(*CENTER, *east(-metres)) == pytest.approx(metres, rel=1e-3)
+        assert geofence.distance_m(*CENTER, *east(metres, metres)) == pytest.approx(
+            metres * math.sqrt(2), rel=1e-3
+        )
+        assert geofence.distance_m(*CENTER, *east(0.6 * metres, -0.8 * metres)) == pytest.approx(
+            metres, rel=1e-3
+        )
+
+
+def test_the_circle_is_a_circle_east_west_and_diagonally():
+    inside = dict(center=CENTER, radius_m=100, accuracy_m=0)
+    for position in (east(99), east(-99), east(70, 70), east(-70, -70), east(60, -79)):
+        geofence.require_inside(**inside, position=position)
+    for position in (east(101), east(-101), east(72, 72), east(-72, 72), east(61, -80)):
+        with pytest.raises(geofence.OutsideGeofence):
+            geofence.require_inside(**inside, position=position)
+
+
+def test_no_accuracy_no_allowance_to_the_half_metre():
+    inside = dict(center=CENTER, radius_m=100)
+    geofence.require_inside(**inside, position=north(99.5), accuracy_m=0)
+    for accuracy in (0, 0.0, -1):
+        with pytest.raises(geofence.OutsideGeofence):
+            geofence.require_inside(**inside, position=north(100.5), accuracy_m=accuracy)
+    geofence.require_inside(**inside, position=north(100.5), accuracy_m=1)  # 1 m of accuracy: 1 m wider
+
+
+def test_the_refusal_says_how_far_and_what_radius():
+    with pytest.raises(geofence.OutsideGeofence) as refused:
+        geofence.require_inside(center=CENTER, radius_m=100, position=east(250), accuracy_m=0)
+    assert refused.value.details == {"distance_m": pytest.approx(250, abs=0.3), "radius_m": 100}
+    assert "250" in str(refused.value.message) and "100" in str(refused.value.message)
+
+
+# --- the rotating code as shown to the organizer ---------------------------------------------------
+
+
+@pytest.mark.parametrize("interval", [60, 45, 7])
+def test_the_code_shown_expires_at_the_end_of_its_window(interval):
+    window_start = datetime.fromtimestamp((int(STARTS.timestamp()) // interval + 3) * interval, UTC)
+    for offset in (0, 1, interval / 2, interval - 1, interval - 0.001):
+        now = window_start + timedelta(seconds=offset)
+        shown = rotating_code.current(secret="s" * 43, activity_id=7, interval_s=interval, now=now)
+        assert shown.expires_at == window_start + timedelta(seconds=interval), (interval, offset)
+        assert shown.expires_at.tzinfo is not None and shown.expires_at.utcoffset() == timedelta(0)
+        assert shown.interval_s == interval
+        # the code shown is accepted until it expires, and refused once expired plus the grace
+        rotating_code.verify(shown.code, secret="s" * 43, activity_id=7, interval_s=interval, now=now)
+        rotating_code.verify(
+            shown.code, secret="s" * 43, activity_id=7, interval_s=interval, now=shown.expires_at
+        )
+    following = rotating_code.current(
+        secret="s" * 43, activity_id=7, interval_s=interval, now=window_start + timedelta(seconds=interval)
+    )
+    assert following.expires_at == window_start + timedelta(seconds=2 * interval)
+
+
+def test_an_expired_code_says_when_it_expired():
+    interval, now = 60, STARTS + timedelta(seconds=17)
+    shown = rotating_code.current(secret="s" * 43, activity_id=7, interval_s=interval, now=now)
+    late = shown.expires_at + timedelta(seconds=rotating_code.GRACE_SECONDS + 1)
+    with pytest.raises(rotating_code.CodeExpired) as refused:
+        rotating_code.verify(shown.code, secret="s" * 43, activity_id=7, interval_s=interval, now=late)
+    assert refused.value.details == {"expired_at": shown.expires_at.isoformat()}
+    assert shown.expires_at.isoformat() == "2026-12-02T06:01:00+00:00"
 
 
 async def test_a_vague_fix_does_not_check_in_from_a_hundred_kilometres_away(meeting):

@@ -52,6 +52,24 @@ async def test_a_member_is_refused_before_the_region_is_read(client, city, route
         assert response.status_code == 403, response.text
 
 
+@pytest.mark.parametrize("route", OFFICER_ROUTES)
+async def test_a_platform_admin_reads_any_region_with_the_same_parser(client, city, route):
+    for region in ("440300", "440000", "440100"):
+        response = await client.get(route.format(region), headers=city["admin"])
+        assert response.status_code == 200, response.text
+    for malformed in (*LONGER_FORMS, "abc"):
+        response = await client.get(route.format(malformed), headers=city["admin"])
+        assert response.status_code == 422, response.text
+        assert error_code(response) == "region.invalid"
+
+
+async def test_a_platform_admin_reads_the_statistics_of_the_region_asked(client, city):
+    province = (await client.get("/api/v1/stats/regions/440000", headers=city["admin"])).json()
+    assert province["region"]["region_code"] == "440000" and province["region"]["total"] == 2
+    other_city = (await client.get("/api/v1/stats/regions/440100", headers=city["admin"])).json()
+    assert other_city["region"]["region_code"] == "440100" and other_city["region"]["total"] == 1
+
+
 async def test_statistics_of_the_city_count_only_the_city(client, city):
     body = (await client.get("/api/v1/stats/regions/440300", headers=city["officer"])).json()
     assert body["region"]["region_code"] == "440300" and body["region"]["total"] == 1
