@@ -465,3 +465,46 @@ def test_text_around_our_host_never_yields_a_foreign_origin(prefix, suffix):
         return
     # Whatever was accepted must read as exactly our origin.
     assert url.strip().lower().startswith(("https://gongxin.example.cn/", "https://gongxin.example.cn:443/"))
+
+
+# --- edges a mutation run found unguarded (tests/MUTATION.md, tokens) -----------------------------
+
+
+def test_verify_refuses_what_is_not_text_as_malformed(keys):
+    for not_text in (None, 42, b"token", ["token"], {"token": 1}):
+        with pytest.raises(MalformedToken):
+            verify(not_text, keys)  # type: ignore[arg-type]
+
+
+def test_the_success_cache_is_bounded_and_forgets_the_oldest(key, keys, monkeypatch):
+    monkeypatch.setattr(qrtoken, "_VERIFIED_MAX", 3)
+    tokens = [
+        sign(QrClaims(credit_code=CODE, version=v, issued_at=ISSUED, kid=key.kid), key) for v in range(1, 6)
+    ]
+    for t in tokens:
+        verify(t, keys)
+    assert list(qrtoken._verified) == tokens[-3:]
+
+
+def test_a_backslash_anywhere_in_the_url_is_refused(token):
+    for url in (f"{BASE}/o/{token}?from=a\\b", f"{BASE}/o/{token}#top\\", f"{BASE}/o/{token}?\\"):
+        with pytest.raises(NotOurUrl):
+            extract_token(url, BASE)
+
+
+def test_a_scanned_url_is_read_up_to_4096_characters(token):
+    start = f"{BASE}/o/{token}?pad="
+    at_limit = start + "x" * (4096 - len(start))
+    assert len(at_limit) == 4096 and extract_token(at_limit, BASE) == token
+    with pytest.raises(NotOurUrl):
+        extract_token(at_limit + "x", BASE)
+    for not_text in (None, 42, b"https://gongxin.example.cn/o/x"):
+        with pytest.raises(NotOurUrl):
+            extract_token(not_text, BASE)  # type: ignore[arg-type]
+
+
+def test_a_second_q_is_refused_even_when_blank(token):
+    encoded = f"https%3A%2F%2Fgongxin.example.cn%2Fo%2F{token}"
+    for wrapped in (f"q=&q={encoded}", f"q={encoded}&q=", f"pages/verify/index?q=&q={encoded}"):
+        with pytest.raises(NotOurUrl):
+            extract_token(wrapped, BASE)
