@@ -43,7 +43,11 @@ class Group:
 GROUPS: dict[str, Group] = {
     "permissions": Group(
         ("backend/accounts/permissions.py",),
-        ("tests/partybuilding/test_authorization.py", "tests/registry/test_region_codes_api.py"),
+        (
+            "tests/accounts/test_permissions.py",
+            "tests/partybuilding/test_authorization.py",
+            "tests/registry/test_region_codes_api.py",
+        ),
     ),
     "tokens": Group(
         ("backend/accounts/tokens.py", "backend/accounts/session_cache.py", "backend/registry/qrtoken.py"),
