@@ -10,6 +10,8 @@ packages land.
     .venv/bin/python tests/mutate.py                 # every group
     .venv/bin/python tests/mutate.py permissions     # some groups
     MUTATE_CHILDREN=1 .venv/bin/python tests/mutate.py verdicts
+    MUTATE_TESTS="tests/registry/test_standing.py" MUTATE_ONLY="*x_standing__* *x__not_genuine__*" \
+        .venv/bin/python tests/mutate.py verdicts   # a narrowed run: these tests, these mutants only
 
 Prints, per group, mutants / killed / survived / timeouts and the score, the surviving mutants'
 names (``cd var/mutate/<group> && ../../../.venv/bin/mutmut show <name>`` prints the diff), and
@@ -56,6 +58,7 @@ GROUPS: dict[str, Group] = {
     "verdicts": Group(
         ("backend/registry/qr.py",),
         (
+            "tests/registry/test_standing.py",
             "tests/registry/test_verdict_inputs.py",
             "tests/registry/test_registry_api.py",
             "tests/test_disclosure.py",
@@ -91,7 +94,10 @@ GROUPS: dict[str, Group] = {
         ("backend/recruitment/seats.py", "backend/recruitment/signups.py", "backend/recruitment/answers.py"),
         ("tests/recruitment/test_signups_api.py", "tests/recruitment/test_questions.py"),
     ),
-    "transparency": Group(("backend/translog/merkle.py",), ("tests/translog/test_merkle.py",)),
+    "transparency": Group(
+        ("backend/translog/merkle.py", "backend/translog/note.py"),
+        ("tests/translog/test_merkle.py", "tests/translog/test_note.py"),
+    ),
 }
 
 
@@ -100,6 +106,7 @@ def _toml_list(items: list[str] | tuple[str, ...]) -> str:
 
 
 def _prepare(name: str, group: Group) -> Path:
+    tests = tuple(os.environ.get("MUTATE_TESTS", "").split()) or group.tests
     where = WORK / name
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
@@ -116,7 +123,7 @@ def _prepare(name: str, group: Group) -> Path:
             'source_paths = ["backend"]\n'
             f"only_mutate = {_toml_list(group.mutate)}\n"
             f'also_copy = ["miniprogram_api", "notifications", "migrations"]\n'
-            f"pytest_add_cli_args_test_selection = {_toml_list(group.tests)}\n"
+            f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
             # mutmut's CPU limit per mutant is (estimated test time + this) x 30: a pytest session here
             # spends seconds migrating its database before the first test, more on a loaded machine.
@@ -145,9 +152,13 @@ def run(name: str, group: Group) -> dict[str, object] | None:
     mutmut = str(Path(sys.executable).parent / "mutmut")
     children = os.environ.get("MUTATE_CHILDREN", "2")
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "TEST_REDIS_URL")}
-    print(f"== {name}: mutmut over {', '.join(group.mutate)} with {', '.join(group.tests)}", flush=True)
+    only = os.environ.get("MUTATE_ONLY", "").split()  # mutant name globs: a narrowed run
+    tests = os.environ.get("MUTATE_TESTS", "").split() or group.tests
+    print(f"== {name}: mutmut over {', '.join(group.mutate)} with {', '.join(tests)}", flush=True)
+    if only:
+        print(f"   only the mutants {' '.join(only)}", flush=True)
     started = time.monotonic()
-    done = subprocess.run([mutmut, "run", "--max-children", children], cwd=where, env=env, check=False)
+    done = subprocess.run([mutmut, "run", "--max-children", children, *only], cwd=where, env=env, check=False)
     stats = _stats(where)
     survivors = _survivors(where)
     tested = stats["killed"] + stats["survived"] + stats["timeout"] + stats.get("suspicious", 0)
