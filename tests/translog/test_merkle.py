@@ -82,3 +82,73 @@ def test_a_proof_for_another_leaf_or_root_is_refused() -> None:
         gongxin_verify.verify_consistency(6, 8, _root(5), _root(8), consistency)
     with pytest.raises(merkle.ProofError):
         merkle.verify_consistency(6, 8, _root(6), _root(7), consistency)
+
+
+# --- the server's own verifier (merkle.verify_*), not only the offline one (tests/MUTATION.md) -----
+
+_HASHES_33 = [merkle.leaf_hash(i.to_bytes(2, "big")) for i in range(33)]
+_STORED_33 = _stored(_HASHES_33)
+_ROOTS_33 = {n: merkle.root_from_leaves(_HASHES_33[:n]) for n in range(0, 34)}
+
+
+def _consistency(first: int, second: int) -> list[bytes]:
+    return merkle.range_hashes(merkle.consistency_ranges(first, second), _STORED_33)
+
+
+def test_the_server_verifies_every_honest_proof_up_to_size_33() -> None:
+    for size in range(1, 34):
+        for index in range(size):
+            proof = merkle.range_hashes(merkle.inclusion_ranges(index, size), _STORED_33)
+            merkle.verify_inclusion(index, size, _HASHES_33[index], proof, _ROOTS_33[size])
+        for first in range(1, size + 1):
+            merkle.verify_consistency(
+                first, size, _ROOTS_33[first], _ROOTS_33[size], _consistency(first, size)
+            )
+
+
+def test_the_server_refuses_a_consistency_proof_to_any_other_root() -> None:
+    other = merkle.leaf_hash(b"forged")
+    for size in range(2, 34):
+        for first in range(1, size):
+            proof = _consistency(first, size)
+            with pytest.raises(merkle.ProofError):
+                merkle.verify_consistency(first, size, other, _ROOTS_33[size], proof)
+            with pytest.raises(merkle.ProofError):
+                merkle.verify_consistency(first, size, _ROOTS_33[first], other, proof)
+            if proof:
+                with pytest.raises(merkle.ProofError):
+                    merkle.verify_consistency(
+                        first, size, _ROOTS_33[first], _ROOTS_33[size], proof[:-1] or [other]
+                    )
+                with pytest.raises(merkle.ProofError):
+                    merkle.verify_consistency(first, size, _ROOTS_33[first], _ROOTS_33[size], [*proof, other])
+
+
+def test_two_trees_of_one_size_are_consistent_only_with_one_root_and_no_proof() -> None:
+    merkle.verify_consistency(5, 5, _ROOTS_33[5], _ROOTS_33[5], [])
+    with pytest.raises(merkle.ProofError, match="one root"):
+        merkle.verify_consistency(5, 5, _ROOTS_33[5], _ROOTS_33[4], [])  # a fork at one size
+    with pytest.raises(merkle.ProofError, match="one root"):
+        merkle.verify_consistency(5, 5, _ROOTS_33[5], _ROOTS_33[5], [_HASHES_33[0]])
+
+
+def test_no_consistency_from_an_empty_tree_or_backwards_or_without_a_proof() -> None:
+    with pytest.raises(merkle.ProofError, match="no consistency proof"):
+        merkle.verify_consistency(0, 5, _ROOTS_33[0], _ROOTS_33[5], _consistency(1, 5))
+    with pytest.raises(merkle.ProofError, match="no consistency proof"):
+        merkle.verify_consistency(6, 5, _ROOTS_33[6], _ROOTS_33[5], _consistency(5, 6))
+    with pytest.raises(merkle.ProofError, match="empty consistency proof"):
+        merkle.verify_consistency(3, 5, _ROOTS_33[3], _ROOTS_33[5], [])
+
+
+def test_the_server_refuses_an_inclusion_proof_out_of_the_tree_or_of_the_wrong_length() -> None:
+    proof = merkle.range_hashes(merkle.inclusion_ranges(4, 8), _STORED_33)
+    for index in (8, 9, -1):
+        with pytest.raises(merkle.ProofError, match="is not in a tree of size 8"):
+            merkle.verify_inclusion(index, 8, _HASHES_33[4], proof, _ROOTS_33[8])
+    with pytest.raises(merkle.ProofError, match="inclusion proof too long"):
+        merkle.verify_inclusion(4, 8, _HASHES_33[4], [*proof, _HASHES_33[0]], _ROOTS_33[8])
+    with pytest.raises(merkle.ProofError, match="inclusion proof too short"):
+        merkle.verify_inclusion(4, 8, _HASHES_33[4], proof[:-1], _ROOTS_33[8])
+    with pytest.raises(merkle.ProofError, match="does not lead to the root"):
+        merkle.verify_inclusion(4, 8, _HASHES_33[5], proof, _ROOTS_33[8])
