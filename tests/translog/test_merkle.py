@@ -152,3 +152,23 @@ def test_the_server_refuses_an_inclusion_proof_out_of_the_tree_or_of_the_wrong_l
         merkle.verify_inclusion(4, 8, _HASHES_33[4], proof[:-1], _ROOTS_33[8])
     with pytest.raises(merkle.ProofError, match="does not lead to the root"):
         merkle.verify_inclusion(4, 8, _HASHES_33[5], proof, _ROOTS_33[8])
+
+
+def test_leaf_and_node_hashes_carry_their_rfc6962_prefixes() -> None:
+    import hashlib
+
+    assert merkle.leaf_hash(b"") == hashlib.sha256(b"\x00").digest()
+    assert merkle.leaf_hash(b"\x00").hex() == VECTORS_FIRST_LEAF_HASH
+    assert merkle.node_hash(b"a" * 32, b"b" * 32) == hashlib.sha256(b"\x01" + b"a" * 32 + b"b" * 32).digest()
+
+
+VECTORS_FIRST_LEAF_HASH = "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"
+
+
+def test_no_proof_is_built_for_a_leaf_outside_the_tree_or_from_an_empty_tree() -> None:
+    for index in (8, 9, -1):
+        with pytest.raises(merkle.ProofError, match="is not in a tree of size 8"):
+            merkle.inclusion_ranges(index, 8)
+    for first, second in ((0, 5), (6, 5), (-1, 5)):
+        with pytest.raises(merkle.ProofError, match="no consistency proof"):
+            merkle.consistency_ranges(first, second)

@@ -83,3 +83,27 @@ def test_a_note_with_several_signatures_opens_with_any_of_its_keys(signer):
     assert note.open_note(both, name=witness.name, public=witness.public_bytes()) == text
     junk = signer.sign(text) + "not a signature line\n\u2014 a b c\n"
     assert note.open_note(junk, name=NAME, public=signer.public_bytes()) == text
+
+
+def test_a_note_signed_by_an_old_and_a_new_key_of_one_name_opens_with_either(signer):
+    """A key rotation keeps the log's name: the line of the other key (same name, other key id) is
+    passed over, not the end of the search."""
+    text = note.checkpoint_body(NAME, 6, ROOT)
+    new = note.NoteSigner.generate(NAME)
+    both = signer.sign(text) + new.signature_line(text)
+    assert note.open_note(both, name=NAME, public=new.public_bytes()) == text
+    assert note.open_note(both, name=NAME, public=signer.public_bytes()) == text
+
+
+def test_a_signature_line_counts_only_with_the_dash_the_name_and_three_fields(signer):
+    text = note.checkpoint_body(NAME, 7, ROOT)
+    blob = base64.b64encode(signer.key_id + signer.private.sign(text.encode())).decode()
+    for line in (
+        f"\u2014 other.example/log {blob}",  # our key's signature and id under another name
+        f"- {NAME} {blob}",  # a hyphen, not the em dash
+        f"\u2014 {NAME} {blob} extra",  # a fourth field
+        f"\u2014  {NAME} {blob}",  # two spaces
+    ):
+        with pytest.raises(note.NoteError, match="no signature of this key"):
+            note.open_note(f"{text}\n{line}\n", name=NAME, public=signer.public_bytes())
+    assert note.open_note(f"{text}\n\u2014 {NAME} {blob}\n", name=NAME, public=signer.public_bytes()) == text
