@@ -508,3 +508,25 @@ def test_a_second_q_is_refused_even_when_blank(token):
     for wrapped in (f"q=&q={encoded}", f"q={encoded}&q=", f"pages/verify/index?q=&q={encoded}"):
         with pytest.raises(NotOurUrl):
             extract_token(wrapped, BASE)
+
+
+def test_the_longest_token_the_format_allows_is_valid(keys):
+    longest_kid = SigningKey.from_private_bytes("k" * 16, RFC8032_SECRET)
+    late = datetime(9999, 12, 31, tzinfo=UTC)  # 8 base-36 digits of seconds
+    claims = QrClaims(credit_code=CODE, version=qrtoken.MAX_VERSION, issued_at=late, kid=longest_kid.kid)
+    token = sign(claims, longest_kid)
+    assert len(token) == qrtoken.MAX_TOKEN_LEN
+    assert verify(token, {longest_kid.kid: longest_kid.public_key_bytes()}) == claims
+    with pytest.raises(ValueError):
+        QrClaims(credit_code=CODE, version=qrtoken.MAX_VERSION + 1, issued_at=late, kid=longest_kid.kid)
+
+
+def test_a_signing_key_refuses_a_kid_the_token_cannot_carry():
+    for kid in ("K2026", "k.1", "", "k" * 17, "k 1"):
+        with pytest.raises(ValueError):
+            SigningKey.from_private_bytes(kid, RFC8032_SECRET)
+
+
+def test_base64url_strips_only_the_padding():
+    assert qrtoken._b64encode(b"\x00\x00\x17") == "AAAX"  # a trailing X is data, not padding
+    assert qrtoken._b64encode(b"\xff") == "_w"
