@@ -429,14 +429,16 @@ def check_proof(api: Api, subject: str) -> list[str]:
         doc = answer.get("proof") or {}
     content = doc.get("content")
     if not isinstance(content, dict):
-        return problems + ["proof: no content to check"]
+        return [*problems, "proof: no content to check"]
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     digest = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
     if digest != parts[3]:
         problems.append("proof: the content (volunteer, records, hours or total) is not what was signed")
     added = sum(r.get("minutes", 0) for r in content.get("records", []))
     if added != content.get("total_minutes"):
-        problems.append(f"proof: total_minutes {content.get('total_minutes')} but its records add up to {added}")
+        problems.append(
+            f"proof: total_minutes {content.get('total_minutes')} but its records add up to {added}"
+        )
     return problems
 
 

@@ -25,7 +25,7 @@ class VolunteerProof(Model):
     kid = fields.CharField(max_length=16)
     token = fields.CharField(max_length=255)
     issued_at = fields.DatetimeField()
-    revoked_at: datetime | None = fields.DatetimeField(null=True)  # type: ignore[assignment]
+    revoked_at: datetime | None = fields.DatetimeField(null=True)
     revoke_reason = fields.CharField(max_length=200, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 

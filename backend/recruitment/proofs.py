@@ -1,4 +1,4 @@
-"""Volunteer service proofs (志愿服务记录证明): issued free to the volunteer, verified by whoever receives one.
+"""Volunteer service proofs (志愿服务记录证明): issued free to the volunteer, checked by whoever gets one.
 
 A volunteer asks for a proof of their records (all of them, or one organization's). The proof's
 content is what the public may see: the name masked (张*), each record's organization, posting title,
@@ -135,7 +135,7 @@ async def get_mine(*, member: User, proof_id: int) -> VolunteerProof:
 async def revoke_covering(
     *, actor: User, record: ServiceRecord, before_minutes: int, reason: str, now: datetime | None = None
 ) -> int:
-    """Revoke every live proof covering a record whose hours changed (in the caller's transaction, audited)."""
+    """Revoke the live proofs covering a record whose hours changed (in the caller's transaction, audited)."""
     if before_minutes == record.minutes:
         return 0
     revoked_at = now or datetime.now(UTC)
@@ -241,7 +241,9 @@ async def verify_scanned(
     try:
         prooftoken.extract_token(url, public_base_url)
     except qrtoken.NotOurUrl:
-        return await qr.verify(url=url, public_base_url=public_base_url, cache=cache, keyring=keyring, now=now)
+        return await qr.verify(
+            url=url, public_base_url=public_base_url, cache=cache, keyring=keyring, now=now
+        )
     return orjson.dumps(await verify(url=url, public_base_url=public_base_url, keyring=keyring, now=now))
 
 

@@ -37,7 +37,9 @@ class ProofContent(BaseModel):
     type: Literal["gongxin.volunteer_service_proof"]
     version: int
     volunteer: str = Field(description="The volunteer's name as the public sees it (张*)")
-    organization: ProofOrganization | None = Field(description="The scope asked for; null: every organization")
+    organization: ProofOrganization | None = Field(
+        description="The scope asked for; null: every organization"
+    )
     records: list[ProofRecord]
     total_minutes: int
 

@@ -424,7 +424,9 @@ class PublishedKeys(BaseModel):
     token_format: str
     signed_message: str
     url_path: str
-    proof_token_format: str = Field(description="A volunteer service proof's token (signed with the same keys)")
+    proof_token_format: str = Field(
+        description="A volunteer service proof's token (signed with the same keys)"
+    )
     proof_signed_message: str
     proof_url_path: str
     proof_content: str = Field(description="How the proof content is encoded before its SHA-256 is taken")

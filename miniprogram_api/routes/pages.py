@@ -65,7 +65,7 @@ async def verification_page(request: Request, token: str) -> HTTPResponse:
 @openapi.tag("pages")
 @responds(200, PublishedKeys, "Ed25519 public keys")
 async def get_published_keys(request: Request) -> HTTPResponse:
-    """The public keys that verify QR codes, volunteer proofs and log checkpoints offline (retired ones too)."""
+    """The public keys that verify QR codes, volunteer proofs and checkpoints offline (retired ones too)."""
     document = {
         **await qr.published_keys(),
         **proofs.published_format(),

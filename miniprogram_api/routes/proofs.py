@@ -39,7 +39,13 @@ def _read(request: Request, proof: Any) -> dict[str, Any]:
 @no_store
 @login_required
 @json_body(VolunteerProofCreate)
-@responds(201, VolunteerProofRead, "Issued: a new signed proof (200: the same records' proof already issued)", 404, 422)
+@responds(
+    201,
+    VolunteerProofRead,
+    "Issued: a new signed proof (200: the same records' proof already issued)",
+    404,
+    422,
+)
 async def request_volunteer_proof(request: Request, body: VolunteerProofCreate) -> HTTPResponse:
     """A signed proof of one's own volunteer service records (free; one organization's or all)."""
     proof, created = await proofs.issue(
@@ -70,7 +76,9 @@ async def get_volunteer_proof_qrcode_png(request: Request, proof_id: int) -> HTT
     size = parse_query(request, ImageQuery).size
     proof = await proofs.get_mine(member=request.ctx.user, proof_id=proof_id)
     url = prooftoken.build_url(_base_url(request), proof.token)
-    return raw(qrimage.render_png(url, size=size), content_type="image/png", headers={"Cache-Control": "no-store"})
+    return raw(
+        qrimage.render_png(url, size=size), content_type="image/png", headers={"Cache-Control": "no-store"}
+    )
 
 
 @pages_bp.get("/v/<token:str>")

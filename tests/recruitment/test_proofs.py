@@ -1,4 +1,4 @@
-"""Volunteer service proofs: issued to the volunteer alone, genuine until altered or a correction revokes them."""
+"""Volunteer service proofs: issued to the volunteer alone, genuine until altered or revoked."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ async def _served(client: httpx.AsyncClient, org: dict[str, Any], name: str = "v
     return {"headers": volunteer, "user": user, "posting": posting}
 
 
-async def _record(client: httpx.AsyncClient, org: dict[str, Any], posting_id: int, uid: int, hours: float) -> None:
+async def _record(
+    client: httpx.AsyncClient, org: dict[str, Any], posting_id: int, uid: int, hours: float
+) -> None:
     done = await client.put(
         f"/api/v1/postings/{posting_id}/service-records",
         json={"records": [{"user_id": uid, "hours": hours}]},
@@ -93,12 +95,14 @@ async def test_a_volunteer_gets_a_signed_proof_that_verifies_genuine_with_only_p
     assert answer["proof"]["content"] == content and answer["organization"] is None
     text = json.dumps(answer, ensure_ascii=False)
     user = served["user"]
-    assert "张小明" not in text and user.openid not in text and f'"user_id"' not in text
+    assert "张小明" not in text and user.openid not in text and '"user_id"' not in text
     # The same records again: the proof already issued, not another one.
     again = await _ask(client, served["headers"])
     assert (again.status_code, again.json()["id"]) == (200, proof["id"])
     scoped = await _ask(client, served["headers"], organization=org["code"])
-    assert scoped.status_code == 201 and scoped.json()["content"]["organization"]["credit_code"] == org["code"]
+    assert (
+        scoped.status_code == 201 and scoped.json()["content"]["organization"]["credit_code"] == org["code"]
+    )
     listed = (await client.get("/api/v1/me/volunteer-proofs", headers=served["headers"])).json()["items"]
     assert [p["id"] for p in listed] == [scoped.json()["id"], proof["id"]]
 
@@ -115,7 +119,9 @@ async def test_an_altered_token_or_changed_hours_are_not_genuine(client, org):
         (token[:-1], "proof.malformed"),
     ):
         answer = await _verdict(client, prooftoken.build_url(BASE, altered))
-        assert (answer["verdict"], _reasons(answer), answer["proof"]) == ("not_genuine", [reason], None), altered
+        assert (answer["verdict"], _reasons(answer), answer["proof"]) == ("not_genuine", [reason], None), (
+            altered
+        )
     # A changed hours figure where the proof is kept: its content no longer matches what was signed.
     stored = await VolunteerProof.get(id=proof["id"])
     stored.content = {**stored.content, "records": [{**stored.content["records"][0], "minutes": 600}]}
@@ -135,7 +141,11 @@ async def test_a_correction_of_the_hours_revokes_the_proof_and_asking_again_issu
     assert (answer["verdict"], _reasons(answer), answer["proof"]) == ("not_genuine", ["proof.revoked"], None)
     entry = await AuditEntry.get(action="volunteer_proof.revoke")
     staff = await user_of(client, org["staff"])
-    assert (entry.actor_id, entry.target_id, entry.before) == (staff.id, str(proof["id"]), {"status": "valid"})
+    assert (entry.actor_id, entry.target_id, entry.before) == (
+        staff.id,
+        str(proof["id"]),
+        {"status": "valid"},
+    )
     assert entry.after["minutes"] == {"before": 150, "after": 105} and entry.reason
     listed = (await client.get("/api/v1/me/volunteer-proofs", headers=served["headers"])).json()["items"]
     assert listed[0]["status"] == "revoked" and listed[0]["revoked_at"]
@@ -153,9 +163,17 @@ async def test_a_proof_token_never_passes_as_an_organization_code_nor_the_revers
     org_token = org_url.rsplit("/", 1)[1]
 
     as_org = await _verdict(client, qrtoken.build_url(BASE, proof["token"]))
-    assert (as_org["verdict"], _reasons(as_org), as_org["organization"]) == ("not_genuine", ["qr.malformed"], None)
+    assert (as_org["verdict"], _reasons(as_org), as_org["organization"]) == (
+        "not_genuine",
+        ["qr.malformed"],
+        None,
+    )
     as_proof = await _verdict(client, prooftoken.build_url(BASE, org_token))
-    assert (as_proof["verdict"], _reasons(as_proof), as_proof["proof"]) == ("not_genuine", ["proof.malformed"], None)
+    assert (as_proof["verdict"], _reasons(as_proof), as_proof["proof"]) == (
+        "not_genuine",
+        ["proof.malformed"],
+        None,
+    )
     # The signing domains differ: the platform's key signing a proof's fields as an organization's
     # message gives a token that does not verify as a proof.
     key = await qr.active_signing_key(cipher=PersonalDataCipher(settings.fernet_key))
@@ -194,7 +212,11 @@ async def test_the_proof_page_shows_the_proof_and_its_qr_code_until_revoked(clie
     assert "张小明" not in page.text and served["user"].openid not in page.text
     await _record(client, org, served["posting"]["id"], served["user"].id, 1)
     revoked = await client.get(f"/v/{proof['token']}")
-    assert "已作废" in revoked.text and "社区图书整理" not in revoked.text and "data:image/png" not in revoked.text
+    assert (
+        "已作废" in revoked.text
+        and "社区图书整理" not in revoked.text
+        and "data:image/png" not in revoked.text
+    )
     forged = await client.get(f"/v/{_flip(proof['token'], len(proof['token']) - 10)}")
     assert "非本平台签发的有效证明" in forged.text and "张**" not in forged.text
 
@@ -210,7 +232,9 @@ async def _verifier(client: httpx.AsyncClient, *argv: str) -> tuple[int, str]:
     return await asyncio.to_thread(run), out.getvalue()
 
 
-async def test_the_verifier_checks_a_saved_proof_offline_and_names_an_altered_one(client, org, tmp_path: Path):
+async def test_the_verifier_checks_a_saved_proof_offline_and_names_an_altered_one(
+    client, org, tmp_path: Path
+):
     served = await _served(client, org)
     proof = (await _ask(client, served["headers"])).json()
     saved = tmp_path / "proof.json"
@@ -224,7 +248,10 @@ async def test_the_verifier_checks_a_saved_proof_offline_and_names_an_altered_on
     changed["content"]["records"] = [{**proof["content"]["records"][0], "minutes": 600}]
     saved.write_text(json.dumps(changed, ensure_ascii=False), encoding="utf-8")
     status, out = await _verifier(client, "proof", str(saved))
-    assert status == 1 and "MISMATCH proof: the content (volunteer, records, hours or total) is not what was signed" in out
+    assert (
+        status == 1
+        and "MISMATCH proof: the content (volunteer, records, hours or total) is not what was signed" in out
+    )
     changed["content"]["total_minutes"] = 150  # a total that no longer adds up is named too
     saved.write_text(json.dumps(changed, ensure_ascii=False), encoding="utf-8")
     status, out = await _verifier(client, "proof", str(saved))
@@ -238,4 +265,3 @@ async def test_the_verifier_checks_a_saved_proof_offline_and_names_an_altered_on
     assert status == 1 and "MISMATCH proof: proof.revoked" in out
     status, out = await _verifier(client, "qr", proof["url"])
     assert status == 1 and "MISMATCH qr: not a Gongxin QR token" in out
-
