@@ -73,8 +73,9 @@ async def list_my_volunteer_proofs(request: Request) -> HTTPResponse:
 @refuses(404)
 async def get_volunteer_proof_qrcode_png(request: Request, proof_id: int) -> HTTPResponse:
     """One's own proof's QR code as PNG (it encodes the proof's H5 page, verified at /api/v1/verify)."""
-    size = parse_query(request, ImageQuery).size
+    # Whose proof it is comes before what the query asks (someone else's proof: 404 whatever the size).
     proof = await proofs.get_mine(member=request.ctx.user, proof_id=proof_id)
+    size = parse_query(request, ImageQuery).size
     url = prooftoken.build_url(_base_url(request), proof.token)
     return raw(
         qrimage.render_png(url, size=size), content_type="image/png", headers={"Cache-Control": "no-store"}
