@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from PIL import Image
 
 import gongxin_verify
 from backend.accounts.models import User
@@ -19,6 +21,7 @@ from backend.recruitment import prooftoken
 from backend.recruitment.proofmodels import VolunteerProof
 from backend.registry import qr, qrtoken
 from tests.conftest import error_code, login
+from tests.h5.test_proof_page import _qr_of
 from tests.recruitment.conftest import open_posting, user_of
 from tests.recruitment.test_volunteering import _begun
 from tests.translog.conftest import bridge
@@ -210,6 +213,11 @@ async def test_the_proof_page_shows_the_proof_and_its_qr_code_until_revoked(clie
     assert "真实有效" in page.text and "张**" in page.text and "社区图书整理" in page.text
     assert "2.5 小时" in page.text and 'src="data:image/png;base64,' in page.text
     assert "张小明" not in page.text and served["user"].openid not in page.text
+    # The QR code on the page, and the volunteer's own PNG of it, read back as the proof's URL.
+    zxingcpp = pytest.importorskip("zxingcpp", reason="QR decoding needs `pip install zxing-cpp`")
+    png = await client.get(f"/api/v1/me/volunteer-proofs/{proof['id']}/qrcode.png", headers=served["headers"])
+    for image in (_qr_of(page.text), Image.open(io.BytesIO(png.content))):
+        assert [r.text for r in zxingcpp.read_barcodes(image.convert("L"))] == [proof["url"]]
     await _record(client, org, served["posting"]["id"], served["user"].id, 1)
     revoked = await client.get(f"/v/{proof['token']}")
     assert (
