@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -99,6 +100,9 @@ async def test_a_volunteer_gets_a_signed_proof_that_verifies_genuine_with_only_p
     text = json.dumps(answer, ensure_ascii=False)
     user = served["user"]
     assert "张小明" not in text and user.openid not in text and '"user_id"' not in text
+    # As the mini-program hands it over after a scan (WeChat's q= launch parameter) too.
+    wechat = await _verdict(client, "q=" + quote(proof["url"], safe="") + "&scancode_time=1764640000")
+    assert wechat["verdict"] == "genuine"
     # The same records again: the proof already issued, not another one.
     again = await _ask(client, served["headers"])
     assert (again.status_code, again.json()["id"]) == (200, proof["id"])
