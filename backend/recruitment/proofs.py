@@ -25,7 +25,7 @@ from ..accounts.models import User
 from ..audit import service as audit_service
 from ..cache import Cache
 from ..crypto import PersonalDataCipher, mask_name
-from ..errors import NotFound, Unprocessable
+from ..errors import Conflict, NotFound, Unprocessable
 from ..registry import qr, qrtoken
 from ..registry import service as registry_service
 from ..registry.models import Organization
@@ -41,6 +41,11 @@ MAX_RECORDS = 500
 class NoRecords(Unprocessable):
     code = "proof.no_records"
     message = "暂无可证明的志愿服务记录 / There are no volunteer service records to prove"
+
+
+class RecordsChanged(Conflict):
+    code = "proof.records_changed"
+    message = "服务记录刚被更正，请重新申请证明 / The records were just corrected; ask for the proof again"
 
 
 class ProofNotFound(NotFound):
@@ -114,6 +119,16 @@ async def issue(
             token="",
             issued_at=issued_at,
         )
+        # A correction committed since the records were read would not have seen this proof to revoke
+        # it. Written first (SQLite's write lock), then the records locked (PostgreSQL's row locks: a
+        # correction in flight is waited for; one after this commits finds the proof and revokes it).
+        now_minutes = dict(
+            await ServiceRecord.filter(id__in=[r.id for r in rows])
+            .select_for_update()
+            .values_list("id", "minutes")
+        )
+        if now_minutes != {r.id: r.minutes for r in rows}:
+            raise RecordsChanged()
         claims = prooftoken.ProofClaims(proof_id=proof.id, issued_at=issued_at, kid=key.kid, digest=digest)
         proof.token = prooftoken.sign(claims, key)
         await proof.save(update_fields=["token"])

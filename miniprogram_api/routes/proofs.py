@@ -39,13 +39,8 @@ def _read(request: Request, proof: Any) -> dict[str, Any]:
 @no_store
 @login_required
 @json_body(VolunteerProofCreate)
-@responds(
-    201,
-    VolunteerProofRead,
-    "Issued: a new signed proof (200: the same records' proof already issued)",
-    404,
-    422,
-)
+@responds(200, VolunteerProofRead, "The same records' proof, already issued")
+@responds(201, VolunteerProofRead, "Issued: a new signed proof", 404, 409, 422)
 async def request_volunteer_proof(request: Request, body: VolunteerProofCreate) -> HTTPResponse:
     """A signed proof of one's own volunteer service records (free; one organization's or all)."""
     proof, created = await proofs.issue(

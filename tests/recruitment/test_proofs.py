@@ -277,3 +277,26 @@ async def test_the_verifier_checks_a_saved_proof_offline_and_names_an_altered_on
     assert status == 1 and "MISMATCH proof: proof.revoked" in out
     status, out = await _verifier(client, "qr", proof["url"])
     assert status == 1 and "MISMATCH qr: not a Gongxin QR token" in out
+
+
+async def test_a_correction_committed_while_a_proof_is_issued_never_leaves_a_stale_valid_proof(
+    client, org, monkeypatch
+):
+    from backend.recruitment import proofs
+    from backend.recruitment.models import ServiceRecord
+
+    served = await _served(client, org)
+    signing_key = proofs.qr.active_signing_key
+
+    async def corrected_meanwhile(**kwargs: Any) -> Any:
+        # The records were read; a staff correction commits before the proof is written.
+        await ServiceRecord.filter(user_id=served["user"].id).update(minutes=60)
+        return await signing_key(**kwargs)
+
+    monkeypatch.setattr(proofs.qr, "active_signing_key", corrected_meanwhile)
+    refused = await _ask(client, served["headers"])
+    assert (refused.status_code, error_code(refused)) == (409, "proof.records_changed")
+    assert await VolunteerProof.filter(user_id=served["user"].id).count() == 0
+    monkeypatch.undo()
+    issued = (await _ask(client, served["headers"])).json()
+    assert issued["content"]["total_minutes"] == 60
