@@ -6790,7 +6790,16 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Issued: a new signed proof (200: the same records' proof already issued) */
+            /** @description The same records' proof, already issued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerProofRead"];
+                };
+            };
+            /** @description Issued: a new signed proof */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -6819,6 +6828,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
