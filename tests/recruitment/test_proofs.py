@@ -100,6 +100,11 @@ async def test_a_volunteer_gets_a_signed_proof_that_verifies_genuine_with_only_p
     text = json.dumps(answer, ensure_ascii=False)
     user = served["user"]
     assert "张小明" not in text and user.openid not in text and '"user_id"' not in text
+    keys = (await client.get("/.well-known/gongxin-keys.json")).json()
+    assert (
+        keys["proof_url_path"] == "/v/{token}"
+        and "gongxin-volunteer-proof-v1" in keys["proof_signed_message"]
+    )
     # As the mini-program hands it over after a scan (WeChat's q= launch parameter) too.
     wechat = await _verdict(client, "q=" + quote(proof["url"], safe="") + "&scancode_time=1764640000")
     assert wechat["verdict"] == "genuine"
