@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from ..accounts.models import User
 from ..audit import service as audit_service
 from ..errors import Unprocessable
-from . import service
+from . import proofs, service
 from .models import Posting, PostingKind, ServiceRecord, Signup, SignupStatus
 from .schemas import ServiceEntry
 
@@ -118,6 +118,10 @@ async def record(
                 after={"user_id": entry.user_id, "hours": hours_of(minutes), "note": entry.note},
                 reason="记录志愿服务时长",
             )
+            if existing is not None:  # a correction: proofs covering the old hours no longer hold
+                await proofs.revoke_covering(
+                    actor=actor, record=row, before_minutes=existing.minutes, reason="服务时长已更正"
+                )
     return await sheet(actor=actor, posting_id=posting_id)
 
 

@@ -546,6 +546,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/volunteer-proofs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List My Volunteer Proofs */
+        get: operations["listMyVolunteerProofs"];
+        put?: never;
+        /** Request Volunteer Proof */
+        post: operations["requestVolunteerProof"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/volunteer-proofs/{proof_id}/qrcode.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Volunteer Proof Qrcode Png */
+        get: operations["getVolunteerProofQrcodePng"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs": {
         parameters: {
             query?: never;
@@ -1579,6 +1614,23 @@ export interface paths {
         };
         /** Readyz */
         get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Volunteer Proof Page */
+        get: operations["volunteerProofPage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3479,6 +3531,37 @@ export interface components {
             /** Title */
             title: string;
         };
+        /**
+         * ProofContent
+         * @description Exactly what the token's digest covers (canonical JSON: keys sorted, no spaces, UTF-8).
+         */
+        ProofContent: {
+            /** @description The scope asked for; null: every organization */
+            organization: components["schemas"]["ProofOrganization"] | null;
+            /** Records */
+            records: components["schemas"]["ProofRecord"][];
+            /** Total Minutes */
+            total_minutes: number;
+            /**
+             * Type
+             * @constant
+             */
+            type: "gongxin.volunteer_service_proof";
+            /** Version */
+            version: number;
+            /**
+             * Volunteer
+             * @description The volunteer's name as the public sees it (张*)
+             */
+            volunteer: string;
+        };
+        /** ProofOrganization */
+        ProofOrganization: {
+            /** Credit Code */
+            credit_code: string;
+            /** Name */
+            name: string;
+        };
         /** ProofRead */
         ProofRead: {
             /**
@@ -3486,6 +3569,28 @@ export interface components {
              * @description Base64 SHA-256 hashes, in RFC 6962 order
              */
             hashes: string[];
+        };
+        /** ProofRecord */
+        ProofRecord: {
+            /** Credit Code */
+            credit_code: string;
+            /**
+             * Date
+             * @description The day it began, Beijing time (YYYY-MM-DD)
+             */
+            date: string;
+            /**
+             * Minutes
+             * @description Service recorded, in minutes
+             */
+            minutes: number;
+            /** Organization */
+            organization: string;
+            /**
+             * Title
+             * @description The volunteer posting's title
+             */
+            title: string;
         };
         /** ProposalDecision */
         ProposalDecision: {
@@ -3557,6 +3662,20 @@ export interface components {
             keys: components["schemas"]["PublishedKeyRead"][];
             /** Log Keys */
             log_keys: components["schemas"]["PublishedLogKey"][];
+            /**
+             * Proof Content
+             * @description How the proof content is encoded before its SHA-256 is taken
+             */
+            proof_content: string;
+            /** Proof Signed Message */
+            proof_signed_message: string;
+            /**
+             * Proof Token Format
+             * @description A volunteer service proof's token (signed with the same keys)
+             */
+            proof_token_format: string;
+            /** Proof Url Path */
+            proof_url_path: string;
             /** Signed Message */
             signed_message: string;
             /** Token Format */
@@ -4126,13 +4245,19 @@ export interface components {
             /** Checked At */
             checked_at: string;
             organization: components["schemas"]["Profile"] | null;
+            /**
+             * @description A volunteer service proof's public content (only when genuine)
+             * @default null
+             */
+            proof?: components["schemas"]["VolunteerProofPublic"] | null;
             /** Reasons */
             reasons: components["schemas"]["VerifyReason"][];
             /**
              * Verdict
+             * @description An organization's code: its standing; a volunteer service proof: genuine or not_genuine
              * @enum {string}
              */
-            verdict: "good_standing" | "warnings" | "not_in_good_standing" | "not_genuine";
+            verdict: "good_standing" | "warnings" | "not_in_good_standing" | "genuine" | "not_genuine";
         };
         /** VolunteerHours */
         VolunteerHours: {
@@ -4140,6 +4265,77 @@ export interface components {
             items: components["schemas"]["VolunteerRecord"][];
             /** Total Hours */
             total_hours: number;
+        };
+        /** VolunteerProofCreate */
+        VolunteerProofCreate: {
+            /**
+             * Organization
+             * @description A credit code: prove only this organization's records; null or absent: all of them
+             * @default null
+             */
+            organization?: string | null;
+        };
+        /** VolunteerProofList */
+        VolunteerProofList: {
+            /** Items */
+            items: components["schemas"]["VolunteerProofRead"][];
+        };
+        /** VolunteerProofPublic */
+        VolunteerProofPublic: {
+            content: components["schemas"]["ProofContent"];
+            /**
+             * Digest
+             * @description SHA-256 of the canonical content, base64url, as signed in the token
+             */
+            digest: string;
+            /** Id */
+            id: number;
+            /** Issued At */
+            issued_at: string;
+            /** Kid */
+            kid: string;
+            /** Token */
+            token: string;
+            /** Total Hours */
+            total_hours: number;
+            /**
+             * Url
+             * @description What the proof's QR code encodes: its H5 page, verified at /api/v1/verify
+             */
+            url: string;
+        };
+        /** VolunteerProofRead */
+        VolunteerProofRead: {
+            content: components["schemas"]["ProofContent"];
+            /**
+             * Digest
+             * @description SHA-256 of the canonical content, base64url, as signed in the token
+             */
+            digest: string;
+            /** Id */
+            id: number;
+            /** Issued At */
+            issued_at: string;
+            /** Kid */
+            kid: string;
+            /** Revoke Reason */
+            revoke_reason: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "valid" | "revoked";
+            /** Token */
+            token: string;
+            /** Total Hours */
+            total_hours: number;
+            /**
+             * Url
+             * @description What the proof's QR code encodes: its H5 page, verified at /api/v1/verify
+             */
+            url: string;
         };
         /** VolunteerRecord */
         VolunteerRecord: {
@@ -6525,6 +6721,201 @@ export interface operations {
             };
             /** @description Missing, expired, forged or revoked token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listMyVolunteerProofs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One's own proofs, newest first, each valid or revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerProofList"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    requestVolunteerProof: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VolunteerProofCreate"];
+            };
+        };
+        responses: {
+            /** @description The same records' proof, already issued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerProofRead"];
+                };
+            };
+            /** @description Issued: a new signed proof */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerProofRead"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getVolunteerProofQrcodePng: {
+        parameters: {
+            query?: {
+                /** @description Pixels, quiet zone included */
+                size?: number;
+            };
+            header?: never;
+            path: {
+                proof_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PNG image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": ArrayBuffer;
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11099,7 +11490,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The verdict; a forged or revoked code is not_genuine */
+            /** @description The verdict; a forged, altered or revoked code or proof is not_genuine */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -11275,6 +11666,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthRead"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    volunteerProofPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The proof's page, in Chinese */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */

@@ -50,6 +50,9 @@ MEMBER_OWN = {
     ("POST", "api/v1/postings/<posting_id:int>/signups"),
     ("DELETE", "api/v1/postings/<posting_id:int>/signups/me"),
     ("DELETE", "api/v1/orgs/<code:str>/members/me"),
+    # a volunteer asking for a proof of their own service records (a correction by staff that revokes
+    # one is audited with the correction: tests/recruitment/test_proofs.py)
+    ("POST", "api/v1/me/volunteer-proofs"),
 }
 
 

@@ -225,4 +225,4 @@ def test_the_verifier_imports_nothing_but_the_standard_library_and_cryptography(
         for alias in (node.names if isinstance(node, ast.Import) else [None])  # type: ignore[list-item]
     }
     assert modules - {"__future__", "cryptography"} <= set(sys.stdlib_module_names), modules
-    assert len(Path(gongxin_verify.__file__).read_text().splitlines()) < 450
+    assert len(Path(gongxin_verify.__file__).read_text().splitlines()) < 500
