@@ -10,7 +10,7 @@ the checkpointer running beside them as in the server. It prints appends per sec
 the last append a signed checkpoint covered everything, and checks that every log is gapless and its
 tree matches its leaves.
 
-``proofs``: a log of ``--leaves`` leaves is written directly (leaf and node rows by COPY, computed
+``proofs``: a log of ``--leaves`` leaves is written directly (leaf and tile rows by COPY, computed
 here), then ``--samples`` inclusion proofs (random index, the whole tree) and as many consistency
 proofs (random first size) are read through ``backend.translog.service``, as the API does: the
 median and 99th percentile time of one, in the server's process.
@@ -90,12 +90,12 @@ async def _orgs(count: int) -> list[int]:
 async def appends(args: argparse.Namespace) -> dict[str, object]:
     from tortoise.transactions import in_transaction
 
-    from backend.translog.models import Checkpoint, Leaf, Log, Node, Pending, Tree
+    from backend.translog.models import Checkpoint, Leaf, Log, Node, Pending, Tile, Tree
 
     settings = load_settings()
     name = keys.log_name(settings.public_base_url)
     orgs = await _orgs(args.logs)
-    for model in (Leaf, Node, Tree, Checkpoint, Pending, Log):
+    for model in (Leaf, Node, Tile, Tree, Checkpoint, Pending, Log):
         await model.filter(organization_id__in=orgs).delete()
     checkpointer = integrate.Checkpointer(name=name, cipher=PersonalDataCipher(settings.fernet_key))
     checkpointer.start()
@@ -152,18 +152,21 @@ async def _copy(table: str, columns: list[str], rows: list[tuple]) -> None:
 
 
 async def _write_log(org: int, data: list[bytes], hashes: list[bytes], made: list, frontier: list) -> None:
-    from backend.translog.models import Checkpoint, Leaf, Log, Node, Pending, Tree
+    from backend.translog.models import Checkpoint, Leaf, Log, Node, Pending, Tile, Tree
 
     now = datetime.now(UTC)
-    for model in (Leaf, Node, Tree, Checkpoint, Pending, Log):
+    for model in (Leaf, Node, Tile, Tree, Checkpoint, Pending, Log):
         await model.filter(organization_id=org).delete()
     await _copy(
         "translog_leaves",
         ["organization_id", "idx", "data", "hash", "appended_at"],
         [(org, i, d, h, now) for i, (d, h) in enumerate(zip(data, hashes, strict=True))],
     )
+    nodes = [(0, i, h) for i, h in enumerate(hashes)] + made
     await _copy(
-        "translog_nodes", ["organization_id", "level", "idx", "hash"], [(org, lv, i, h) for lv, i, h in made]
+        "translog_tiles",
+        ["organization_id", "level", "idx", "hashes"],
+        [(org, lv, i, merkle.patch_tile(None, p)) for (lv, i), p in merkle.tile_patches(nodes).items()],
     )
     root = merkle.root_of(frontier)
     await Log.create(organization_id=org, next_index=len(data))
