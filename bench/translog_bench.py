@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import random
 import statistics
@@ -243,7 +242,12 @@ def verify(args: argparse.Namespace) -> dict[str, object]:
     totals = gongxin_verify.project_totals(leaves)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert root == merkle.root_from_leaves(hashes) and len(totals) == 10
-    return {"entries": args.leaves, "pages": len(pages), "recompute_s": round(seconds, 3), "cpu_s": round(cpu, 3)}
+    return {
+        "entries": args.leaves,
+        "pages": len(pages),
+        "recompute_s": round(seconds, 3),
+        "cpu_s": round(cpu, 3),
+    }
 
 
 async def main() -> None:

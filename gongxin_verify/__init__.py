@@ -57,7 +57,10 @@ def root_of_hashes(hashes: Iterable[bytes]) -> bytes:
     if not level:
         return sha256(b"").digest()
     while len(level) > 1:
-        upper = [sha256(b"\x01" + left + right).digest() for left, right in zip(level[::2], level[1::2])]
+        upper = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(level[::2], level[1::2], strict=False)
+        ]
         level = upper + level[-1:] if len(level) % 2 else upper
     return level[0]
 
@@ -219,7 +222,7 @@ def split_leaves(body: bytes) -> list[bytes]:
     ends = list(itertools.accumulate(lengths, initial=4 + 4 * count))
     if ends[-1] != len(body):
         raise Mismatch("a page of leaves is not as long as its leaves' lengths say")
-    return [body[a:b] for a, b in zip(ends, ends[1:], strict=False)]
+    return [body[a:b] for a, b in itertools.pairwise(ends)]
 
 
 # --- remembered checkpoints and leaves (what a monitor keeps) -------------------------------------

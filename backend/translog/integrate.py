@@ -74,7 +74,8 @@ async def write_tiles(organization_id: int, nodes: list[tuple[int, int, bytes]])
     keys_ = sorted(patches)
     pairs = ",".join(f"({int(level)},{int(index)})" for level, index in keys_)  # integers we computed
     rows = await sql.fetch(
-        f"SELECT level, idx, hashes FROM translog_tiles WHERE organization_id = $1 AND (level, idx) IN (VALUES {pairs})",
+        "SELECT level, idx, hashes FROM translog_tiles WHERE organization_id = $1 "
+        f"AND (level, idx) IN (VALUES {pairs})",
         organization_id,
     )
     stored = {(int(r["level"]), int(r["idx"])): bytes(r["hashes"]) for r in rows}
@@ -82,7 +83,12 @@ async def write_tiles(organization_id: int, nodes: list[tuple[int, int, bytes]])
         "INSERT INTO translog_tiles (organization_id, level, idx, hashes) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (organization_id, level, idx) DO UPDATE SET hashes = excluded.hashes",
         [
-            [organization_id, level, index, merkle.patch_tile(stored.get((level, index)), patches[(level, index)])]
+            [
+                organization_id,
+                level,
+                index,
+                merkle.patch_tile(stored.get((level, index)), patches[(level, index)]),
+            ]
             for level, index in keys_
         ],
     )

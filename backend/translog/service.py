@@ -146,7 +146,9 @@ async def _tree_size(org: int, needed: int = 0) -> int:
 
 # One tile (the common case: an inclusion proof whose upper nodes are kept) or several by arrays:
 # fixed statements, so asyncpg prepares each once per connection.
-_PG_TILE = "SELECT level, idx, hashes FROM translog_tiles WHERE organization_id = $1 AND level = $2 AND idx = $3"
+_PG_TILE = (
+    "SELECT level, idx, hashes FROM translog_tiles WHERE organization_id = $1 AND level = $2 AND idx = $3"
+)
 _PG_TILES = (
     "SELECT t.level, t.idx, t.hashes FROM translog_tiles t "
     "JOIN unnest($2::smallint[], $3::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx "
@@ -169,12 +171,12 @@ async def read_nodes(org: int, nodes: set[merkle.Node]) -> dict[merkle.Node, byt
     edge = (_sizes.get(org, 0) - 1) >> merkle.TILE_HEIGHT  # the level-0 tile of the last leaf
     if len(_tiles) > MAX_CACHED_TILES:
         _tiles.clear()
-    for (level, index), tile in stored.items():
+    for (level, index), hashes in stored.items():
         if level > 0 or index == edge:
-            _tiles[(org, level, index)] = tile
+            _tiles[(org, level, index)] = hashes
     for node in nodes - found.keys():
-        tile, offset = where[node]
-        value = merkle.node_in_tile(stored.get(tile, b""), offset)
+        key, offset = where[node]
+        value = merkle.node_in_tile(stored.get(key, b""), offset)
         if value is not None:
             found[node] = value
     if len(found) < len(nodes):

@@ -15,7 +15,11 @@ async def copy_nodes_into_tiles(apps, schema_editor) -> None:
     postgres = client.capabilities.dialect == "postgres"
 
     def q(sql: str) -> str:
-        return sql if postgres else sql.replace("$1", "?").replace("$2", "?").replace("$3", "?").replace("$4", "?")
+        return (
+            sql
+            if postgres
+            else sql.replace("$1", "?").replace("$2", "?").replace("$3", "?").replace("$4", "?")
+        )
 
     _, trees = await client.execute_query("SELECT organization_id, size FROM translog_trees")
     for tree in trees:

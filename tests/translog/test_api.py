@@ -6,7 +6,6 @@ import base64
 import re
 
 import pytest
-
 from tortoise.transactions import in_transaction
 
 import gongxin_verify as gv

@@ -264,11 +264,16 @@ async def test_nodes_stored_before_tiles_are_copied_into_tiles_by_the_migration(
     now = datetime.now(UTC)
     # The layout of 0008: leaves, one row per perfect subtree, the tree; no tiles.
     await Leaf.bulk_create(
-        [Leaf(organization_id=org.id, idx=i, data=d, hash=h, appended_at=now) for i, (d, h) in enumerate(zip(data, hashes))]
+        [
+            Leaf(organization_id=org.id, idx=i, data=d, hash=h, appended_at=now)
+            for i, (d, h) in enumerate(zip(data, hashes, strict=True))
+        ]
     )
     await Node.bulk_create([Node(organization_id=org.id, level=lv, idx=i, hash=h) for lv, i, h in made])
     await Log.create(organization_id=org.id, next_index=size)
-    await Tree.create(organization_id=org.id, size=size, root=merkle.root_of(frontier), frontier=b"".join(frontier))
+    await Tree.create(
+        organization_id=org.id, size=size, root=merkle.root_of(frontier), frontier=b"".join(frontier)
+    )
     assert not await Tile.filter(organization_id=org.id).exists()
     await migration.copy_nodes_into_tiles(None, SimpleNamespace(client=connections.get("default")))
     for n in (size, 256, 100):

@@ -107,7 +107,9 @@ def test_tiles_hold_every_node_at_its_own_place_and_proofs_read_from_them_verify
     for batch in (1, 255, 1, 300, 65_000 - 557, 3_984):  # integrated in uneven batches
         new = hashes[size : size + batch]
         size_after, frontier, made = merkle.append(size, frontier, new)
-        for tile, patches in merkle.tile_patches([(0, size + i, h) for i, h in enumerate(new)] + made).items():
+        for tile, patches in merkle.tile_patches(
+            [(0, size + i, h) for i, h in enumerate(new)] + made
+        ).items():
             tiles[tile] = merkle.patch_tile(tiles.get(tile), patches)
         size = size_after
     assert size == len(hashes)
