@@ -218,6 +218,8 @@ class Api:
 def split_leaves(body: bytes) -> list[bytes]:
     """A /log/leaves page: a count, each leaf's length (4 bytes big-endian each), the leaves' bytes."""
     count = int.from_bytes(body[:4], "big")
+    if len(body) < 4 + 4 * count:
+        raise Mismatch("a page of leaves is shorter than its leaves' lengths")
     lengths = struct.unpack(f">{count}I", body[4 : 4 + 4 * count])
     ends = list(itertools.accumulate(lengths, initial=4 + 4 * count))
     if ends[-1] != len(body):
