@@ -56,9 +56,9 @@ async def appending() -> AsyncIterator[None]:
     A plain commit holds the sequence row through its WAL flush (an fsync: 0.3 ms on a quiet disk,
     10 ms on this loaded one), so one log takes at most one append per flush. Here the commit returns
     once its record is in the WAL buffers (``synchronous_commit = off`` for this transaction only) and
-    releases the row; then a write transaction with the server's own synchronous commit flushes the WAL
-    up to its own commit record, which lies after ours: when this returns, the append is on disk as
-    after a plain commit. Concurrent appenders' flushes share one fsync (PostgreSQL's group flush).
+    releases the row; then a transaction that writes WAL, with the server's synchronous commit, flushes
+    the WAL up to its own commit record, which lies after ours: when this returns, the append is on
+    disk as after a plain commit. Concurrent appenders' flushes share one fsync (PostgreSQL's group flush).
     A crash before the flush loses a suffix of the WAL (never a leaf in the middle, never one a
     signed checkpoint covers: the integrator commits synchronously after the leaves it read).
     Inside an outer transaction it is that transaction (its commit is the caller's).
@@ -70,8 +70,11 @@ async def appending() -> AsyncIterator[None]:
             await sql.execute("SET LOCAL synchronous_commit = off")
         yield
     if deferred:
+        # A transaction with an xid *and* a WAL record of its own before its commit record: only such
+        # a commit waits for the flush (one with an xid alone commits asynchronously, as PostgreSQL
+        # has nothing of it to lose: measured 0.41 ms against 4.4 ms for this, like an INSERT's).
         async with in_transaction():
-            await sql.fetch("SELECT pg_current_xact_id() AS x")  # an xid: its commit writes and flushes
+            await sql.fetch("SELECT pg_logical_emit_message(true, 'gongxin.translog', '') AS lsn")
 
 
 async def _create_log(organization_id: int) -> None:
