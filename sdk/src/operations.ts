@@ -42,6 +42,7 @@ export const operationTable = {
   getLogCheckpoint: { method: "GET", path: "/api/v1/orgs/{code}/log/checkpoint", body: "none", read: "text" },
   getLogEntries: { method: "GET", path: "/api/v1/orgs/{code}/log/entries", body: "none", read: "text" },
   getLogKey: { method: "GET", path: "/api/v1/orgs/{code}/log/key", body: "none", read: "text" },
+  getLogLeaves: { method: "GET", path: "/api/v1/orgs/{code}/log/leaves", body: "none", read: "bytes" },
   getMe: { method: "GET", path: "/api/v1/me", body: "none", read: "text" },
   getMetrics: { method: "GET", path: "/metrics", body: "none", read: "text" },
   getMyVolunteerHours: { method: "GET", path: "/api/v1/me/volunteer-hours", body: "none", read: "text" },
