@@ -256,7 +256,7 @@ async def test_nodes_stored_before_tiles_are_copied_into_tiles_by_the_migration(
 
     from backend.translog.models import Log, Node, Tile
 
-    migration = importlib.import_module("migrations.models.0009_logperf")
+    migration = importlib.import_module("migrations.models.0010_logperf")
     org = await make_org()
     data = [b"old %d" % i for i in range(300)]
     hashes = [gv.leaf_hash(d) for d in data]

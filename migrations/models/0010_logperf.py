@@ -44,7 +44,7 @@ async def copy_nodes_into_tiles(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0008_transparency")]
+    dependencies = [("models", "0009_volproof")]
 
     initial = False
 
