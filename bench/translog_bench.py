@@ -109,7 +109,7 @@ async def appends(args: argparse.Namespace) -> dict[str, object]:
         nonlocal done
         i = 0
         while time.perf_counter() < stop_at:
-            async with translog.appending() if args.deferred_flush else in_transaction():
+            async with in_transaction():
                 await translog.append(orgs[(n + i) % len(orgs)], donation_leaf(i))
             i += 1
             done += 1
@@ -140,7 +140,6 @@ async def appends(args: argparse.Namespace) -> dict[str, object]:
         "cpu_ms_per_append": round(1000 * cpu / max(done, 1), 3),
         "logs": len(orgs),
         "concurrency": args.concurrency,
-        "deferred_flush": args.deferred_flush,
         "checkpoints_signed": checkpoints,
         "last_append_covered_after_s": round(lag, 3),
         "problems": problems,
@@ -266,9 +265,6 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=2000)
-    parser.add_argument(
-        "--deferred-flush", action="store_true", help="appends: in translog.appending(), not in_transaction()"
-    )
     parser.add_argument("--reuse", action="store_true", help="proofs: keep a log of --leaves already written")
     args = parser.parse_args()
     if args.what == "verify":

@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import orjson
-from tortoise import get_connection
-from tortoise.backends.base.client import TransactionalDBClient
-from tortoise.transactions import in_transaction
 
 from ..db import dialect
 from . import sql
@@ -46,35 +42,6 @@ _APPEND_ONE_PG = (
     "INSERT INTO translog_leaves (organization_id, idx, data, hash, entry_id, appended_at) "
     "SELECT $1, s.idx, $2, $3, $4, $5 FROM s RETURNING idx"
 )
-
-
-@asynccontextmanager
-async def appending() -> AsyncIterator[None]:
-    """A transaction that appends (``in_transaction``), committed without waiting for the disk while
-    the log's sequence row is locked, then made durable before it returns (PostgreSQL).
-
-    A plain commit holds the sequence row through its WAL flush (an fsync: 0.3 ms on a quiet disk,
-    10 ms on this loaded one), so one log takes at most one append per flush. Here the commit returns
-    once its record is in the WAL buffers (``synchronous_commit = off`` for this transaction only) and
-    releases the row; then a transaction that writes WAL, with the server's synchronous commit, flushes
-    the WAL up to its own commit record, which lies after ours: when this returns, the append is on
-    disk as after a plain commit. Concurrent appenders' flushes share one fsync (PostgreSQL's group flush).
-    A crash before the flush loses a suffix of the WAL (never a leaf in the middle, never one a
-    signed checkpoint covers: the integrator commits synchronously after the leaves it read).
-    Inside an outer transaction it is that transaction (its commit is the caller's).
-    """
-    outer = isinstance(get_connection("default"), TransactionalDBClient)
-    deferred = dialect() == "postgres" and not outer
-    async with in_transaction():
-        if deferred:
-            await sql.execute("SET LOCAL synchronous_commit = off")
-        yield
-    if deferred:
-        # A transaction with an xid *and* a WAL record of its own before its commit record: only such
-        # a commit waits for the flush (one with an xid alone commits asynchronously, as PostgreSQL
-        # has nothing of it to lose: measured 0.41 ms against 4.4 ms for this, like an INSERT's).
-        async with in_transaction():
-            await sql.fetch("SELECT pg_logical_emit_message(true, 'gongxin.translog', '') AS lsn")
 
 
 async def _create_log(organization_id: int) -> None:

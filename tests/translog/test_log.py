@@ -283,35 +283,3 @@ async def test_nodes_stored_before_tiles_are_copied_into_tiles_by_the_migration(
             gv.verify_inclusion(index, n, hashes[index], proof, root)
         proof = await service.consistency_proof_of(org.id, first=7, second=n)
         gv.verify_consistency(7, n, gv.root_of_hashes(hashes[:7]), root, proof)
-
-
-async def test_appending_commits_like_a_transaction_and_defers_the_flush_only_when_outermost(db, settings):
-    from tortoise.transactions import in_transaction
-
-    from backend.db import dialect
-    from backend.translog import sql
-
-    org = await make_org()
-
-    async def synchronous_commit() -> str:
-        if dialect() != "postgres":
-            return "n/a"
-        return str((await sql.fetch("SHOW synchronous_commit"))[0]["synchronous_commit"])
-
-    async with translog.appending():
-        await translog.append(org.id, b"first")
-        outermost = await synchronous_commit()
-    try:
-        async with translog.appending():
-            await translog.append(org.id, b"rolled back")
-            raise RuntimeError("the change fails")
-    except RuntimeError:
-        pass
-    async with in_transaction(), translog.appending():
-        await translog.append(org.id, b"second")
-        nested = await synchronous_commit()
-    assert [bytes(leaf.data) for leaf in await _leaves(org.id)] == [b"first", b"second"]
-    assert [leaf.idx for leaf in await _leaves(org.id)] == [0, 1]
-    if dialect() == "postgres":
-        # Nested, the outer transaction's commit is the caller's: it keeps the synchronous commit.
-        assert (outermost, nested) == ("off", "on")
