@@ -11,13 +11,15 @@ from sanic_ext import openapi
 from backend import tabular
 from backend.accounts.permissions import require_platform_admin
 from backend.errors import Unauthorized
-from backend.recruitment import service, volunteering
+from backend.recruitment import checkin, service, volunteering
 from backend.recruitment.models import Posting
 from backend.recruitment.schemas import (
     ExportQuery,
     MemberList,
     MemberRead,
     MySignups,
+    PostingCheckinOpen,
+    PostingCheckinRead,
     PostingCreate,
     PostingDecision,
     PostingPage,
@@ -335,6 +337,25 @@ async def set_service_records(request: Request, posting_id: int, body: ServiceRe
     return json_bytes(
         await volunteering.record(actor=request.ctx.user, posting_id=posting_id, entries=body.records)
     )
+
+
+@bp.post("/postings/<posting_id:int>/checkin")
+@openapi.tag(TAG)
+@no_store
+@login_required
+@requires(service.require_any_staff)
+@json_body(PostingCheckinOpen)
+@responds(200, PostingCheckinRead, "Opened earlier: that same check-in")
+@responds(201, PostingCheckinRead, "Opened: show the rotating code, volunteers scan it", *WRITES, 422)
+async def open_posting_checkin(request: Request, posting_id: int, body: PostingCheckinOpen) -> HTTPResponse:
+    """Open the rotating-code check-in of a volunteer posting (its staff); who checks in prefills the hours."""
+    activity, created = await checkin.open_checkin(
+        actor=request.ctx.user,
+        posting_id=posting_id,
+        data=body,
+        default_interval_s=_container(request).settings.checkin_code_interval_s,
+    )
+    return json_bytes(checkin.checkin_read(activity), status=201 if created else 200)
 
 
 @bp.get("/me/volunteer-hours")

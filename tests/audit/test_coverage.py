@@ -140,6 +140,18 @@ IMPORTED = make_code(region="440305")
 
 CASES = [
     Case(
+        "POST",
+        "api/v1/postings/<posting_id:int>/checkin",
+        "posting.checkin_open",
+        "staff",
+        lambda w: _then(
+            _posting(w, kind="volunteer"),
+            lambda i: w.call("staff", "post", f"/postings/{i}/checkin", json={}),
+        ),
+        before=False,
+        reason=None,
+    ),
+    Case(
         "PUT",
         "api/v1/postings/<posting_id:int>/service-records",
         "service.record",
