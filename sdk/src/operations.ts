@@ -77,6 +77,7 @@ export const operationTable = {
   listProposals: { method: "GET", path: "/api/v1/credit/proposals", body: "none", read: "text" },
   login: { method: "POST", path: "/api/v1/auth/login", body: "json", read: "text" },
   logout: { method: "POST", path: "/api/v1/auth/logout", body: "none", read: "text" },
+  openPostingCheckin: { method: "POST", path: "/api/v1/postings/{posting_id}/checkin", body: "json", read: "text" },
   projectPage: { method: "GET", path: "/p/{project_id}", body: "none", read: "text" },
   publishPosting: { method: "POST", path: "/api/v1/postings/{posting_id}/publish", body: "none", read: "text" },
   readyz: { method: "GET", path: "/readyz", body: "none", read: "text" },
