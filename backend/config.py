@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     partybuilding_requirements: dict[str, str] | None = None
     # Members expected at an activity are reminded this long before it starts (activity.reminder_due).
     activity_reminder_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    # Confirmed sign-ups of a posting are reminded this long before it starts (posting.reminder_due).
+    posting_reminder_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
 
     # Notifications (WeChat subscribe messages). Template ids per outbox event kind, as JSON
     # ({"checkin.recorded": "<id from the mini-program admin console>", ...}), over development

@@ -8,7 +8,7 @@ writes) and the outbox event of every state change. Seat and waitlist changes go
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -28,7 +28,7 @@ from ..registry import service as registry_service
 from ..registry.models import Organization
 from ..registry.regions import parse_region, subtree_filter
 from . import answers as answers_rules
-from . import seats, signups
+from . import reminders, seats, signups
 from .models import (
     ACTIVE_SIGNUP,
     PUBLIC_STATUSES,
@@ -163,7 +163,13 @@ async def _move(
         raise BadPostingStatus(details={"status": posting.status, "to": to})
 
 
-async def publish(*, actor: User, posting_id: int, wechat: TextChecker) -> Posting:
+async def publish(
+    *,
+    actor: User,
+    posting_id: int,
+    wechat: TextChecker,
+    reminder_before: timedelta = reminders.DEFAULT_BEFORE,
+) -> Posting:
     """Publish a draft once WeChat's check passes its text; held for an admin on ``review`` (its staff)."""
     posting = await get_posting(posting_id)
     await _require_staff_of(actor, posting.organization_id)
@@ -174,6 +180,8 @@ async def publish(*, actor: User, posting_id: int, wechat: TextChecker) -> Posti
     async with in_transaction():
         values: dict[str, Any] = {"published_at": datetime.now(UTC)} if to == PostingStatus.OPEN else {}
         await _move(posting, to=to, allowed=(PostingStatus.DRAFT,), **values)
+        if to == PostingStatus.OPEN:
+            await reminders.schedule(posting, posting.organization.name, before=reminder_before)
         await audit_service.record(
             actor=actor,
             action="posting.publish",
@@ -185,7 +193,14 @@ async def publish(*, actor: User, posting_id: int, wechat: TextChecker) -> Posti
     return await get_posting(posting_id)
 
 
-async def decide_posting(*, actor: User, posting_id: int, approve: bool, reason: str) -> Posting:
+async def decide_posting(
+    *,
+    actor: User,
+    posting_id: int,
+    approve: bool,
+    reason: str,
+    reminder_before: timedelta = reminders.DEFAULT_BEFORE,
+) -> Posting:
     """A platform admin opens or rejects a posting held for review."""
     require_platform_admin(actor)
     posting = await get_posting(posting_id)
@@ -193,6 +208,8 @@ async def decide_posting(*, actor: User, posting_id: int, approve: bool, reason:
     async with in_transaction():
         values: dict[str, Any] = {"published_at": datetime.now(UTC)} if approve else {"status_reason": reason}
         await _move(posting, to=to, allowed=(PostingStatus.IN_REVIEW,), **values)
+        if approve:
+            await reminders.schedule(posting, posting.organization.name, before=reminder_before)
         await audit_service.record(
             actor=actor,
             action="posting.review_decision",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -103,8 +104,12 @@ async def create_posting(request: Request, code: str, body: PostingCreate) -> HT
 @responds(200, PostingRead, "Open, or in_review until a platform admin decides", *WRITES, 422)
 async def publish_posting(request: Request, posting_id: int) -> HTTPResponse:
     """Publish a draft after WeChat's content check (risky: 422 content.risky) (its staff)."""
+    container = _container(request)
     posting = await service.publish(
-        actor=request.ctx.user, posting_id=posting_id, wechat=_container(request).wechat
+        actor=request.ctx.user,
+        posting_id=posting_id,
+        wechat=container.wechat,
+        reminder_before=timedelta(minutes=container.settings.posting_reminder_minutes),
     )
     return _posting(posting)
 
@@ -141,7 +146,13 @@ async def cancel_posting(request: Request, posting_id: int, body: Reason) -> HTT
 async def decide_posting(request: Request, posting_id: int, body: PostingDecision) -> HTTPResponse:
     """Open or reject a posting held for review (platform admins)."""
     posting = await service.decide_posting(
-        actor=request.ctx.user, posting_id=posting_id, approve=body.approve, reason=body.reason
+        actor=request.ctx.user,
+        posting_id=posting_id,
+        approve=body.approve,
+        reason=body.reason,
+        reminder_before=timedelta(
+            minutes=_container(request).settings.posting_reminder_minutes
+        ),
     )
     return _posting(posting)
 
