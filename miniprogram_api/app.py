@@ -24,6 +24,7 @@ from .routes import (
     registry,
     subscriptions,
     translog,
+    wechat,
 )
 from .routes import metrics as metrics_routes
 from .transport import BodyLimits, GongxinRequest
@@ -116,6 +117,7 @@ def create_app(
             charity.bp,
             recruitment.bp,
             translog.bp,
+            wechat.bp,
             url_prefix=API_PREFIX,
         )
     )

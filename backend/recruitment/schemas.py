@@ -144,7 +144,10 @@ class PostingRead(BaseModel):
     kind: PostingKind
     title: str
     body: str
-    images: list[str]
+    images: list[str] = Field(description="The images WeChat's media check passed (a draft: all)")
+    images_withheld: int = Field(
+        default=0, description="Images not shown: their check is pending, or it did not pass"
+    )
     starts_at: datetime
     ends_at: datetime
     place: str

@@ -28,7 +28,7 @@ from ..registry import service as registry_service
 from ..registry.models import Organization
 from ..registry.regions import parse_region, subtree_filter
 from . import answers as answers_rules
-from . import reminders, seats, signups
+from . import images, reminders, seats, signups
 from .models import (
     ACTIVE_SIGNUP,
     PUBLIC_STATUSES,
@@ -103,6 +103,7 @@ async def get_posting(posting_id: int) -> Posting:
     posting = await Posting.get_or_none(id=posting_id).select_related("organization")
     if posting is None:
         raise PostingNotFound(details={"posting_id": posting_id})
+    await images.attach([posting])
     return posting
 
 
@@ -177,7 +178,10 @@ async def publish(
         raise BadPostingStatus(details={"status": posting.status, "to": PostingStatus.OPEN})
     verdict = await check_content(wechat=wechat, openid=actor.openid, texts=[posting.title, posting.body])
     to = PostingStatus.OPEN if verdict == Verdict.PASS else PostingStatus.IN_REVIEW
+    # Each image goes to WeChat's asynchronous check; it is shown once its verdict passes (images.py).
+    trace_ids = await images.submit(wechat=wechat, openid=actor.openid, posting=posting)
     async with in_transaction():
+        await images.record_submitted(posting, trace_ids)
         values: dict[str, Any] = {"published_at": datetime.now(UTC)} if to == PostingStatus.OPEN else {}
         await _move(posting, to=to, allowed=(PostingStatus.DRAFT,), **values)
         if to == PostingStatus.OPEN:
@@ -280,7 +284,9 @@ def posting_read(posting: Posting) -> dict[str, Any]:
         "kind": posting.kind,
         "title": posting.title,
         "body": posting.body,
-        "images": posting.images,
+        # Only the images WeChat passed (a draft: as given, its staff alone see it); images.py.
+        "images": getattr(posting, "visible_images", posting.images if posting.status == "draft" else []),
+        "images_withheld": getattr(posting, "images_withheld", 0),
         "starts_at": posting.starts_at,
         "ends_at": posting.ends_at,
         "place": posting.place,
@@ -325,6 +331,7 @@ async def list_public(*, query: PostingQuery) -> dict[str, Any]:
     page = await rows.select_related("organization").order_by("-id").limit(PAGE_SIZE + 1)
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
+    await images.attach(page)
     return {"items": [posting_read(p) for p in page], "next_cursor": page[-1].id if more else None}
 
 

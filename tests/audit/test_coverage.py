@@ -50,6 +50,8 @@ MEMBER_OWN = {
     ("POST", "api/v1/postings/<posting_id:int>/signups"),
     ("DELETE", "api/v1/postings/<posting_id:int>/signups/me"),
     ("DELETE", "api/v1/orgs/<code:str>/members/me"),
+    # WeChat's message push (its signature checked): a media check's verdict, no user behind it
+    ("POST", "api/v1/wechat/push"),
 }
 
 
