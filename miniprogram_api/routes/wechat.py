@@ -5,23 +5,37 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, text
 from sanic_ext import openapi
+from sanic_ext.extensions.openapi.builders import OperationStore
 
 from backend.errors import BadRequest
 from backend.recruitment import images
 from backend.wechat import push
 
-from ..openapi import parse_query, query_params
+from ..openapi import add_error, parse_query, query_params
 
 bp = Blueprint("wechat", url_prefix="/")
 TAG = "wechat"
 TEXT = {"text/plain": {"schema": {"type": "string"}}}
 log = logging.getLogger("gongxin.wechat")
+
+
+def responds_errors(*codes: int) -> Any:
+    """Document the refusals of a route whose success is plain text (wechat.bad_signature: 403)."""
+
+    def decorate(handler: Any) -> Any:
+        operation = OperationStore()[handler]
+        for code in codes:
+            add_error(operation, code)
+        return handler
+
+    return decorate
 
 
 class PushQuery(BaseModel):
@@ -56,7 +70,7 @@ def _verified(request: Request, model: type[PushQuery]) -> PushQuery:
 @openapi.tag(TAG)
 @query_params(VerifyQuery)
 @openapi.response(200, TEXT, "echostr, when the signature is WeChat's")
-@openapi.response(403, None, "wechat.bad_signature")
+@responds_errors(403, 422)
 async def verify_push_url(request: Request) -> HTTPResponse:
     """WeChat's check of the message-push URL: echo ``echostr`` back when the signature holds."""
     query = _verified(request, VerifyQuery)
@@ -68,7 +82,7 @@ async def verify_push_url(request: Request) -> HTTPResponse:
 @openapi.tag(TAG)
 @query_params(PushQuery)
 @openapi.response(200, TEXT, "success")
-@openapi.response(403, None, "wechat.bad_signature")
+@responds_errors(400, 403, 422)
 async def receive_push(request: Request) -> HTTPResponse:
     """A push event from WeChat (signature checked): a media check's verdict on a posting's image."""
     _verified(request, PushQuery)
