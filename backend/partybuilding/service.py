@@ -23,11 +23,11 @@ from ..audit import service as audit_service
 from ..cache import Cache
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
 from ..events import service as events_service
+from ..recruitment.models import Signup, SignupStatus
 from ..registry import credit, profiles
 from ..registry import service as registry_service
 from ..registry.models import Organization
 from ..registry.regions import region_within
-from ..recruitment.models import Signup, SignupStatus
 from . import checkins, geofence, rotating_code
 from .models import (
     Activity,

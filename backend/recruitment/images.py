@@ -51,7 +51,8 @@ async def record_verdict(*, trace_id: str, suggest: str, label: int | None, now:
     """Keep WeChat's verdict on an image; the posting it belongs to, when known yet."""
     verdict = suggest if suggest in (Verdict.PASS, Verdict.REVIEW, Verdict.RISKY) else Verdict.REVIEW
     await _upsert(trace_id, suggest=verdict, label=label, checked_at=now)
-    return await ImageCheck.filter(trace_id=trace_id).first().values_list("posting_id", flat=True)
+    posting_id = await ImageCheck.filter(trace_id=trace_id).first().values_list("posting_id", flat=True)
+    return None if posting_id is None else int(posting_id)  # type: ignore[call-overload]
 
 
 async def attach(postings: Iterable[Posting]) -> None:
@@ -69,5 +70,5 @@ async def attach(postings: Iterable[Posting]) -> None:
             visible = list(p.images)
         else:
             visible = [url for _, url in sorted(passed.get(p.id, []))]
-        p.visible_images = visible  # type: ignore[attr-defined]
-        p.images_withheld = len(p.images) - len(visible)  # type: ignore[attr-defined]
+        p.visible_images = visible
+        p.images_withheld = len(p.images) - len(visible)

@@ -32,7 +32,9 @@ async def schedule(posting: Posting, organization: str, *, before: timedelta) ->
     due_at: datetime = posting.starts_at - before
     await events_service.record(
         kind=kinds.POSTING_REMINDER_DUE,
-        payload=signup_payload(posting, organization, signup_id=0, status="reminder", due_at=due_at.isoformat()),
+        payload=signup_payload(
+            posting, organization, signup_id=0, status="reminder", due_at=due_at.isoformat()
+        ),
         recipients=[],  # decided when due: recipients()
         idempotency_key=f"{kinds.POSTING_REMINDER_DUE}:{posting.id}",
     )

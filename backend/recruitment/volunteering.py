@@ -64,8 +64,9 @@ async def sheet(*, actor: User, posting_id: int) -> dict[str, Any]:
     names = dict(await User.filter(id__in=people).values_list("id", "nickname")) if people else {}
     suggested = hours_of(int((posting.ends_at - posting.starts_at).total_seconds() // 60))
     # The check-in held for the posting (checkin.py), if any: who came prefills the sheet.
-    activity_id = await Activity.filter(posting_id=posting.id).first().values_list("id", flat=True)
-    came: dict[int, datetime] = (
+    found = await Activity.filter(posting_id=posting.id).first().values_list("id", flat=True)
+    activity_id = None if found is None else int(found)  # type: ignore[call-overload]
+    came: dict[Any, datetime] = (
         dict(await Checkin.filter(activity_id=activity_id).values_list("user_id", "checked_in_at"))
         if activity_id is not None
         else {}

@@ -358,9 +358,7 @@ class MiniProgramClient(WeChatClient):
 
     def media_check(self, openid: str, media_url: str, scene: int = 3) -> dict[str, Any]:
         """media_check_async v2 of an image."""
-        return self.call(
-            "media_check_async", lambda: self.wxa.media_check_async_v2(openid, media_url, scene)
-        )
+        return self.call("media_check_async", lambda: self.wxa.media_check_async_v2(openid, media_url, scene))
 
 
 # --- async facade ------------------------------------------------------------------------------------

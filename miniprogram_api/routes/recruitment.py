@@ -150,9 +150,7 @@ async def decide_posting(request: Request, posting_id: int, body: PostingDecisio
         posting_id=posting_id,
         approve=body.approve,
         reason=body.reason,
-        reminder_before=timedelta(
-            minutes=_container(request).settings.posting_reminder_minutes
-        ),
+        reminder_before=timedelta(minutes=_container(request).settings.posting_reminder_minutes),
     )
     return _posting(posting)
 
@@ -359,7 +357,7 @@ async def set_service_records(request: Request, posting_id: int, body: ServiceRe
 @responds(200, PostingCheckinRead, "Opened earlier: that same check-in")
 @responds(201, PostingCheckinRead, "Opened: show the rotating code, volunteers scan it", *WRITES, 422)
 async def open_posting_checkin(request: Request, posting_id: int, body: PostingCheckinOpen) -> HTTPResponse:
-    """Open the rotating-code check-in of a volunteer posting (its staff); who checks in prefills the hours."""
+    """Open the rotating-code check-in of a volunteer posting (its staff); who came prefills the hours."""
     activity, created = await checkin.open_checkin(
         actor=request.ctx.user,
         posting_id=posting_id,

@@ -94,7 +94,7 @@ async def receive_push(request: Request) -> HTTPResponse:
         raise BadPush()
     appid = request.app.ctx.container.settings.wechat_appid
     if event.get("Event") == "wxa_media_check" and event.get("appid", appid) == appid:
-        result = event.get("result") if isinstance(event.get("result"), dict) else {}
+        result: dict[str, Any] = event["result"] if isinstance(event.get("result"), dict) else {}
         trace_id, suggest = event.get("trace_id"), result.get("suggest")
         if isinstance(trace_id, str) and trace_id and isinstance(suggest, str) and len(trace_id) <= 64:
             label = result.get("label")

@@ -81,6 +81,7 @@ export const operationTable = {
   projectPage: { method: "GET", path: "/p/{project_id}", body: "none", read: "text" },
   publishPosting: { method: "POST", path: "/api/v1/postings/{posting_id}/publish", body: "none", read: "text" },
   readyz: { method: "GET", path: "/readyz", body: "none", read: "text" },
+  receivePush: { method: "POST", path: "/api/v1/wechat/push", body: "none", read: "text" },
   reissueQrcode: { method: "POST", path: "/api/v1/orgs/{code}/qrcode/reissue", body: "json", read: "text" },
   removeListing: { method: "POST", path: "/api/v1/orgs/{code}/listings/{listing_id}/removal", body: "json", read: "text" },
   replayDeadNotifications: { method: "POST", path: "/api/v1/admin/notifications/dead/replay", body: "json", read: "text" },
@@ -102,4 +103,5 @@ export const operationTable = {
   updateSubscription: { method: "PUT", path: "/api/v1/me/subscriptions/{event}", body: "json", read: "text" },
   verificationPage: { method: "GET", path: "/o/{token}", body: "none", read: "text" },
   verify: { method: "GET", path: "/api/v1/verify", body: "none", read: "text" },
+  verifyPushUrl: { method: "GET", path: "/api/v1/wechat/push", body: "none", read: "text" },
 } as const satisfies Record<string, OperationSpec>;

@@ -1,4 +1,4 @@
-"""Posting reminders: recorded when a posting opens, due before it starts, sent once to its confirmed sign-ups."""
+"""Posting reminders: recorded when a posting opens, due before it starts, sent once to confirmed sign-ups."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from backend.subscriptions.models import Delivery, DeliveryStatus
 from notifications.delivery import build_wechat
 from notifications.embedded import EmbeddedWorker
 from tests.conftest import login
-from tests.recruitment.conftest import open_posting, org, user_of  # noqa: F401  (fixture)
+from tests.recruitment.conftest import open_posting, user_of
+from tests.recruitment.conftest import org as recruitment_org  # noqa: F401  (the fixture)
 
 from .conftest import consent
 
@@ -64,9 +65,11 @@ async def test_a_due_reminder_reaches_each_confirmed_sign_up_once_with_two_worke
     client, org, notify_settings, emulator
 ):
     posting = await open_posting(client, org, capacity=2)
-    (a_h, a), (b_h, b), (c_h, c) = await _signed_up(client, posting, ["rem-a", "rem-b", "rem-c"])
+    (_, a), (b_h, b), (_, c) = await _signed_up(client, posting, ["rem-a", "rem-b", "rem-c"])
     # c waits; b cancels, so c is promoted: a and c hold the seats when the reminder falls due.
-    assert (await client.delete(f"/api/v1/postings/{posting['id']}/signups/me", headers=b_h)).status_code == 200
+    assert (
+        await client.delete(f"/api/v1/postings/{posting['id']}/signups/me", headers=b_h)
+    ).status_code == 200
     for user in (a, b, c):
         await consent(user, KIND, notify_settings, emulator, count=3)
     await _fall_due(posting["id"])

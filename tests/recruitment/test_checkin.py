@@ -45,7 +45,9 @@ async def _scan(
 
 
 async def _sign_up(client: httpx.AsyncClient, posting: dict[str, Any], who: dict[str, str]) -> None:
-    response = await client.post(f"/api/v1/postings/{posting['id']}/signups", json={"answers": {}}, headers=who)
+    response = await client.post(
+        f"/api/v1/postings/{posting['id']}/signups", json={"answers": {}}, headers=who
+    )
     assert response.status_code == 201, response.text
 
 

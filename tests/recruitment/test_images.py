@@ -80,9 +80,7 @@ async def test_a_push_without_wechats_signature_is_refused_and_changes_nothing(c
     url = _url()
     posting = await _publish(client, org, [url])
     query, body = emulator.media_push(_trace(emulator, url))
-    forged = await client.post(
-        "/api/v1/wechat/push", params={**query, "signature": "0" * 40}, content=body
-    )
+    forged = await client.post("/api/v1/wechat/push", params={**query, "signature": "0" * 40}, content=body)
     assert (forged.status_code, error_code(forged)) == (403, "wechat.bad_signature")
     unsigned = await client.post("/api/v1/wechat/push", content=body)
     assert unsigned.status_code in (403, 422)
