@@ -15,8 +15,11 @@ from backend.subscriptions.models import Delivery, DeliveryStatus
 from notifications.delivery import build_wechat
 from notifications.embedded import EmbeddedWorker
 from tests.conftest import login
-from tests.recruitment.conftest import open_posting, user_of
-from tests.recruitment.conftest import org as recruitment_org  # noqa: F401  (the fixture)
+from tests.recruitment.conftest import (
+    open_posting,
+    org,  # noqa: F401  (the fixture)
+    user_of,
+)
 
 from .conftest import consent
 
@@ -48,7 +51,7 @@ async def _fall_due(posting_id: int, starts_in: timedelta = timedelta(minutes=30
     await event.save()
 
 
-async def test_opening_a_posting_records_its_reminder_due_the_configured_time_before(client, org):
+async def test_opening_a_posting_records_its_reminder_due_the_configured_time_before(client, org):  # noqa: F811
     posting = await open_posting(client, org)
     events = await OutboxEvent.filter(kind=KIND)
     assert len(events) == 1
@@ -62,7 +65,10 @@ async def test_opening_a_posting_records_its_reminder_due_the_configured_time_be
 
 
 async def test_a_due_reminder_reaches_each_confirmed_sign_up_once_with_two_workers_racing(
-    client, org, notify_settings, emulator
+    client,
+    org,  # noqa: F811
+    notify_settings,
+    emulator,
 ):
     posting = await open_posting(client, org, capacity=2)
     (_, a), (b_h, b), (_, c) = await _signed_up(client, posting, ["rem-a", "rem-b", "rem-c"])
@@ -90,7 +96,7 @@ async def test_a_due_reminder_reaches_each_confirmed_sign_up_once_with_two_worke
     assert event.status == OutboxStatus.DELIVERED and sorted(event.recipients) == sorted([a.id, c.id])
 
 
-async def test_relays_racing_on_one_due_reminder_expand_it_once(client, org):
+async def test_relays_racing_on_one_due_reminder_expand_it_once(client, org):  # noqa: F811
     posting = await open_posting(client, org)
     await _signed_up(client, posting, ["race-a", "race-b"])
     await _fall_due(posting["id"])
@@ -101,7 +107,7 @@ async def test_relays_racing_on_one_due_reminder_expand_it_once(client, org):
     assert (event.status, event.attempts) == (OutboxStatus.DELIVERED, 1)  # expanded by one relay
 
 
-async def test_a_cancelled_posting_reminds_nobody(client, org):
+async def test_a_cancelled_posting_reminds_nobody(client, org):  # noqa: F811
     posting = await open_posting(client, org)
     await _signed_up(client, posting, ["gone-a", "gone-b"])
     cancelled = await client.post(
@@ -114,7 +120,7 @@ async def test_a_cancelled_posting_reminds_nobody(client, org):
     assert (await OutboxEvent.get(kind=KIND)).status == OutboxStatus.DELIVERED
 
 
-async def test_a_cancelled_sign_up_is_not_reminded(client, org):
+async def test_a_cancelled_sign_up_is_not_reminded(client, org):  # noqa: F811
     posting = await open_posting(client, org)
     (_, stays), (leaver_h, _) = await _signed_up(client, posting, ["keep-a", "leave-b"])
     assert (
