@@ -35,5 +35,6 @@ def verify(*, token: str, signature: str, timestamp: str, nonce: str, now: float
         raise BadSignature(details={"reason": "timestamp"}) from None
     if abs(now - sent) > MAX_AGE_S:
         raise BadSignature(details={"reason": "stale"})
-    if not hmac.compare_digest(signature_of(token, timestamp, nonce), signature):
+    # As bytes: compare_digest refuses non-ASCII str (a forged signature may be anything).
+    if not hmac.compare_digest(signature_of(token, timestamp, nonce).encode(), signature.encode()):
         raise BadSignature(details={"reason": "signature"})

@@ -82,6 +82,8 @@ async def test_a_push_without_wechats_signature_is_refused_and_changes_nothing(c
     query, body = emulator.media_push(_trace(emulator, url))
     forged = await client.post("/api/v1/wechat/push", params={**query, "signature": "0" * 40}, content=body)
     assert (forged.status_code, error_code(forged)) == (403, "wechat.bad_signature")
+    odd = await client.post("/api/v1/wechat/push", params={**query, "signature": "签名"}, content=body)
+    assert (odd.status_code, error_code(odd)) == (403, "wechat.bad_signature")  # not a 500
     unsigned = await client.post("/api/v1/wechat/push", content=body)
     assert unsigned.status_code in (403, 422)
     stale = await _push(client, emulator, url, timestamp=int(time.time()) - 3600)
