@@ -25,6 +25,7 @@ from .routes import (
     registry,
     subscriptions,
     translog,
+    wechat,
 )
 from .routes import metrics as metrics_routes
 from .transport import BodyLimits, GongxinRequest
@@ -119,6 +120,7 @@ def create_app(
             recruitment.bp,
             proofs.bp,
             translog.bp,
+            wechat.bp,
             url_prefix=API_PREFIX,
         )
     )

@@ -1212,6 +1212,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/postings/{posting_id}/checkin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open Posting Checkin */
+        post: operations["openPostingCheckin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/postings/{posting_id}/close": {
         parameters: {
             query?: never;
@@ -1548,6 +1565,24 @@ export interface paths {
         get: operations["verify"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wechat/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Verify Push Url */
+        get: operations["verifyPushUrl"];
+        put?: never;
+        /** Receive Push */
+        post: operations["receivePush"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3181,6 +3216,75 @@ export interface components {
             /** Radius M */
             radius_m: number;
         };
+        /** PostingCheckinOpen */
+        PostingCheckinOpen: {
+            /**
+             * Code Interval S
+             * @default null
+             */
+            code_interval_s?: number | null;
+            /**
+             * Late After Minutes
+             * @description After the start
+             * @default 10
+             */
+            late_after_minutes?: number;
+            /**
+             * Opens Minutes Before
+             * @default 30
+             */
+            opens_minutes_before?: number;
+            /**
+             * Radius M
+             * @description Geofence around the posting's coordinates (if it has any)
+             * @default 200
+             */
+            radius_m?: number;
+        };
+        /** PostingCheckinRead */
+        PostingCheckinRead: {
+            /**
+             * Activity Id
+             * @description The party-building check-in activity the codes belong to
+             */
+            activity_id: number;
+            /**
+             * Checkin Path
+             * @description Where a volunteer sends the scanned code
+             */
+            checkin_path: string;
+            /**
+             * Closes At
+             * Format: date-time
+             */
+            closes_at: string;
+            /** Code Interval S */
+            code_interval_s: number;
+            /**
+             * Code Path
+             * @description Where the organizer's phone gets the rotating code
+             */
+            code_path: string;
+            /**
+             * Geofence
+             * @description False when the posting has no coordinates
+             */
+            geofence: boolean;
+            /**
+             * Late After
+             * Format: date-time
+             */
+            late_after: string;
+            /**
+             * Opens At
+             * Format: date-time
+             */
+            opens_at: string;
+            /** Posting Id */
+            posting_id: number;
+            /** Radius M */
+            radius_m: number;
+        };
         /** PostingCreate */
         PostingCreate: {
             /** @default first_come */
@@ -3264,8 +3368,17 @@ export interface components {
             ends_at: string;
             /** Id */
             id: number;
-            /** Images */
+            /**
+             * Images
+             * @description The images WeChat's media check passed (a draft: all)
+             */
             images: string[];
+            /**
+             * Images Withheld
+             * @description Images not shown: their check is pending, or it did not pass
+             * @default 0
+             */
+            images_withheld?: number;
             kind: components["schemas"]["PostingKind"];
             /** Latitude */
             latitude: number | null;
@@ -4017,6 +4130,12 @@ export interface components {
         };
         /** ServiceSheet */
         ServiceSheet: {
+            /**
+             * Checkin Activity Id
+             * @description The check-in held for the posting (POST .../checkin), if any
+             * @default null
+             */
+            checkin_activity_id?: number | null;
             /** Posting Id */
             posting_id: number;
             /** Rows */
@@ -4032,6 +4151,17 @@ export interface components {
         /** ServiceSheetRow */
         ServiceSheetRow: {
             /**
+             * Checked In
+             * @description Checked in by scanning the code; null: the posting held no check-in
+             * @default null
+             */
+            checked_in?: boolean | null;
+            /**
+             * Checked In At
+             * @default null
+             */
+            checked_in_at?: string | null;
+            /**
              * Hours
              * @description Recorded hours; null: not recorded yet
              */
@@ -4040,6 +4170,12 @@ export interface components {
             nickname: string;
             /** Note */
             note: string;
+            /**
+             * Prefill Hours
+             * @description The hours to prefill: the posting's length, 0 for who did not check in
+             * @default 0
+             */
+            prefill_hours?: number;
             /**
              * Signed Up
              * @description A confirmed sign-up to the posting
@@ -9935,6 +10071,113 @@ export interface operations {
             };
         };
     };
+    openPostingCheckin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                posting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostingCheckinOpen"];
+            };
+        };
+        responses: {
+            /** @description Opened earlier: that same check-in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostingCheckinRead"];
+                };
+            };
+            /** @description Opened: show the rotating code, volunteers scan it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostingCheckinRead"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     closePosting: {
         parameters: {
             query?: never;
@@ -11568,6 +11811,118 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VerifyResult"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verifyPushUrl: {
+        parameters: {
+            query: {
+                echostr: string;
+                nonce: string;
+                signature: string;
+                timestamp: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description echostr, when the signature is WeChat's */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    receivePush: {
+        parameters: {
+            query: {
+                nonce: string;
+                signature: string;
+                timestamp: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Malformed request (for example invalid JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The request breaks a schema or a rule */

@@ -53,6 +53,8 @@ MEMBER_OWN = {
     # a volunteer asking for a proof of their own service records (a correction by staff that revokes
     # one is audited with the correction: tests/recruitment/test_proofs.py)
     ("POST", "api/v1/me/volunteer-proofs"),
+    # WeChat's message push (its signature checked): a media check's verdict, no user behind it
+    ("POST", "api/v1/wechat/push"),
 }
 
 
@@ -142,6 +144,18 @@ def _import_csv(name: str) -> bytes:
 IMPORTED = make_code(region="440305")
 
 CASES = [
+    Case(
+        "POST",
+        "api/v1/postings/<posting_id:int>/checkin",
+        "posting.checkin_open",
+        "staff",
+        lambda w: _then(
+            _posting(w, kind="volunteer"),
+            lambda i: w.call("staff", "post", f"/postings/{i}/checkin", json={}),
+        ),
+        before=False,
+        reason=None,
+    ),
     Case(
         "PUT",
         "api/v1/postings/<posting_id:int>/service-records",
