@@ -22,6 +22,7 @@ DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105
 DEV_DATA_KEY = "dev-insecure-data-key-change-me"
 DEV_WECHAT_APPID = "wx-dev-appid"
 DEV_WECHAT_SECRET = "dev-secret"  # noqa: S105
+DEV_WECHAT_PUSH_TOKEN = "dev-push-token"  # noqa: S105  (the emulator's, backend/wechat/emulator.py)
 REAL_WECHAT_API = "https://api.weixin.qq.com"
 # A production secret must carry at least this many bits by the estimate below: 43 random base64
 # characters carry about 220 (`python -c "import secrets; print(secrets.token_urlsafe(32))"`).
@@ -88,6 +89,9 @@ class Settings(BaseSettings):
 
     wechat_appid: str = DEV_WECHAT_APPID
     wechat_secret: SecretStr = SecretStr(DEV_WECHAT_SECRET)
+    # The Token of the mini-program's message push (消息推送, plaintext JSON mode): push events
+    # (media check verdicts) are accepted only with its signature (POST /api/v1/wechat/push).
+    wechat_push_token: SecretStr = SecretStr(DEV_WECHAT_PUSH_TOKEN)
     # Base URL of WeChat's server API; the emulator's address in development.
     wechat_api_base: str = "http://127.0.0.1:8010"
     # Start the local WeChat emulator with `gongxin serve` (development only).
@@ -100,6 +104,8 @@ class Settings(BaseSettings):
     partybuilding_requirements: dict[str, str] | None = None
     # Members expected at an activity are reminded this long before it starts (activity.reminder_due).
     activity_reminder_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    # Confirmed sign-ups of a posting are reminded this long before it starts (posting.reminder_due).
+    posting_reminder_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
 
     # Notifications (WeChat subscribe messages). Template ids per outbox event kind, as JSON
     # ({"checkin.recorded": "<id from the mini-program admin console>", ...}), over development
@@ -213,6 +219,8 @@ class Settings(BaseSettings):
             or self.wechat_secret.get_secret_value() == DEV_WECHAT_SECRET
         ):
             problems.append("WECHAT_APPID/WECHAT_SECRET are the development defaults")
+        if self.wechat_push_token.get_secret_value() == DEV_WECHAT_PUSH_TOKEN:
+            problems.append("WECHAT_PUSH_TOKEN is the development default")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "backend.charity.models",
     "backend.invalidation",
     "backend.recruitment.models",
+    "backend.recruitment.proofmodels",
     "backend.translog.models",
 ]
 MIGRATIONS_MODULE = "migrations.models"

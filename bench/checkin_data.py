@@ -35,12 +35,9 @@ MIN_CODE_LIFE_S = 15  # a code this close to its window's end is not handed out:
 
 
 async def prepare(count: int, run: str) -> dict[str, Any]:
-    from backend.accounts import tokens
-    from backend.accounts.models import AuthSession, User
     from backend.partybuilding.models import Activity
     from backend.registry.models import Organization
 
-    secret = os.environ["SECRET_KEY"]
     now = datetime.now(UTC)
     org = await Organization.get(credit_code=DEMO_ORG)
     activity = await Activity.create(
@@ -60,7 +57,17 @@ async def prepare(count: int, run: str) -> dict[str, Any]:
         code_secret=secrets.token_urlsafe(32),
         code_interval_s=CODE_INTERVAL_S,
     )
-    prefix = f"o-bench-checkin-{run}-"
+    members = await seed_members(count, prefix=f"o-bench-checkin-{run}-", now=now)
+    return {"activity_id": activity.id, **members}
+
+
+async def seed_members(count: int, *, prefix: str, now: datetime) -> dict[str, Any]:
+    """``count`` users (openid ``<prefix><i>``) with one login session and bearer token each, their
+    sessions warmed in the server's Redis as logging in does."""
+    from backend.accounts import tokens
+    from backend.accounts.models import AuthSession, User
+
+    secret = os.environ["SECRET_KEY"]
     await User.bulk_create([User(openid=f"{prefix}{i}") for i in range(count)], batch_size=500)
     user_ids = await User.filter(openid__startswith=prefix).values_list("id", flat=True)
     expires = now + timedelta(hours=2)
@@ -71,7 +78,7 @@ async def prepare(count: int, run: str) -> dict[str, Any]:
         for s in sessions
     ]
     warmed = await warm_sessions(lines, secret)
-    return {"activity_id": activity.id, "users": len(user_ids), "tokens": lines, "sessions_cached": warmed}
+    return {"users": len(user_ids), "tokens": lines, "sessions_cached": warmed}
 
 
 async def warm_sessions(lines: list[str], secret: str) -> int:

@@ -25,18 +25,15 @@ from pathlib import Path
 from typing import Any
 
 # bench/ is not a package: run as a script, its own directory is on the path.
-from checkin_data import DEMO_ORG, warm_sessions
+from checkin_data import DEMO_ORG, seed_members
 
 from backend.db import close_db, init_db
 
 
 async def prepare(count: int, seats: int, run: str) -> dict[str, Any]:
-    from backend.accounts import tokens
-    from backend.accounts.models import AuthSession, User
     from backend.recruitment.models import Admission, Posting, PostingKind, PostingStatus
     from backend.registry.models import Organization
 
-    secret = os.environ["SECRET_KEY"]
     now = datetime.now(UTC)
     posting = await Posting.create(
         organization=await Organization.get(credit_code=DEMO_ORG),
@@ -53,18 +50,8 @@ async def prepare(count: int, seats: int, run: str) -> dict[str, Any]:
         status=PostingStatus.OPEN,
         published_at=now,
     )
-    prefix = f"o-bench-signup-{run}-"
-    await User.bulk_create([User(openid=f"{prefix}{i}") for i in range(count)], batch_size=500)
-    user_ids = await User.filter(openid__startswith=prefix).values_list("id", flat=True)
-    expires = now + timedelta(hours=2)
-    sessions = [AuthSession(id=tokens.new_session_id(), user_id=uid, expires_at=expires) for uid in user_ids]
-    await AuthSession.bulk_create(sessions, batch_size=500)
-    lines = [
-        tokens.issue(secret=secret, user_id=s.user_id, session_id=s.id, ttl=timedelta(hours=2), now=now)
-        for s in sessions
-    ]
-    warmed = await warm_sessions(lines, secret)
-    return {"posting_id": posting.id, "users": len(user_ids), "tokens": lines, "sessions_cached": warmed}
+    members = await seed_members(count, prefix=f"o-bench-signup-{run}-", now=now)
+    return {"posting_id": posting.id, **members}
 
 
 async def verify(posting_id: int, seats: int) -> dict[str, Any]:

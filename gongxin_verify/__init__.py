@@ -4,6 +4,7 @@
     gongxin-verify log CREDIT_CODE  a whole log: signature, root, project totals, and consistency
                                     with every checkpoint seen before (the --state file)
     gongxin-verify qr URL           an organization's QR code, offline, against the published keys
+    gongxin-verify proof FILE|URL   a volunteer service proof (a saved one offline), against the keys
 
 Hashing is RFC 6962/9162: leaf = SHA-256(0x00 || bytes), node = SHA-256(0x01 || left || right).
 Checkpoints are C2SP signed notes (origin, size, base64 root) signed with Ed25519. It depends on the
@@ -15,8 +16,10 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import itertools
 import json
 import os
+import struct
 import sys
 import time
 import urllib.parse
@@ -47,20 +50,20 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def root_of_hashes(hashes: Iterable[bytes]) -> bytes:
-    """The Merkle tree hash of leaf hashes, keeping one hash per level (a stack)."""
-    stack: list[tuple[int, bytes]] = []  # (height, hash), heights strictly decreasing
-    for value in hashes:
-        height = 0
-        while stack and stack[-1][0] == height:
-            value = node_hash(stack.pop()[1], value)
-            height += 1
-        stack.append((height, value))
-    if not stack:
-        return hashlib.sha256(b"").digest()
-    root = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
-        root = node_hash(left, root)
-    return root
+    """The Merkle tree hash of leaf hashes, a level at a time: pairs hashed, a lone last one carried up.
+
+    (Carrying the odd node up is RFC 6962's split at the largest power of two, computed bottom-up.)
+    """
+    level, sha256 = list(hashes), hashlib.sha256
+    if not level:
+        return sha256(b"").digest()
+    while len(level) > 1:
+        upper = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(level[::2], level[1::2], strict=False)
+        ]
+        level = upper + level[-1:] if len(level) % 2 else upper
+    return level[0]
 
 
 def root_of(leaves: Iterable[bytes]) -> bytes:
@@ -202,14 +205,27 @@ class Api:
         body = self.json(f"/api/v1/orgs/{code}/log/proof/{kind}?{query}")
         return [base64.b64decode(h) for h in body["hashes"]]
 
-    def entries(self, code: str, size: int) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def leaves(self, code: str, size: int) -> list[bytes]:
+        """The exact bytes of leaves [0, size), from the compact pages of /log/leaves."""
+        out: list[bytes] = []
         while len(out) < size:
-            page = self.json(f"/api/v1/orgs/{code}/log/entries?start={len(out)}&end={size}")["entries"]
+            page = split_leaves(self.fetch(f"/api/v1/orgs/{code}/log/leaves?start={len(out)}&end={size}"))
             if not page:
                 raise Mismatch(f"the log serves {len(out)} entries, its checkpoint says {size}")
             out += page
         return out[:size]
+
+
+def split_leaves(body: bytes) -> list[bytes]:
+    """A /log/leaves page: a count, each leaf's length (4 bytes big-endian each), the leaves' bytes."""
+    count = int.from_bytes(body[:4], "big")
+    if len(body) < 4 + 4 * count:
+        raise Mismatch("a page of leaves is shorter than its leaves' lengths")
+    lengths = struct.unpack(f">{count}I", body[4 : 4 + 4 * count])
+    ends = list(itertools.accumulate(lengths, initial=4 + 4 * count))
+    if ends[-1] != len(body):
+        raise Mismatch("a page of leaves is not as long as its leaves' lengths say")
+    return [body[a:b] for a, b in itertools.pairwise(ends)]
 
 
 # --- remembered checkpoints and leaves (what a monitor keeps) -------------------------------------
@@ -303,17 +319,12 @@ def project_totals(leaves: list[dict[str, Any]]) -> dict[int, dict[str, int]]:
     return totals
 
 
-def recompute(entries: list[dict[str, Any]]) -> tuple[list[bytes], list[dict[str, Any]], list[str]]:
-    """Leaf hashes and decoded leaves of served entries, and where the served fields differ from the bytes."""
-    datas = [base64.b64decode(entry["leaf"]) for entry in entries]
-    hashes = [hashlib.sha256(b"\x00" + data).digest() for data in datas]
-    leaves: list[dict[str, Any]] = json.loads(b"[" + b",".join(datas) + b"]")  # one parse, not a million
-    problems = [
-        f"entry {i}: the fields served are not the leaf's bytes"
-        for i, (entry, leaf) in enumerate(zip(entries, leaves, strict=True))
-        if entry.get("index") != i or len(entry) != len(leaf) + 2 or not leaf.items() <= entry.items()
-    ]
-    return hashes, leaves, problems
+def recompute(datas: list[bytes]) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """The leaf hashes of leaves' bytes, and their fields (one JSON parse for them all, not a million)."""
+    sha256 = hashlib.sha256
+    hashes = [sha256(b"\x00" + data).digest() for data in datas]
+    leaves: list[dict[str, Any]] = json.loads(b"[" + b",".join(datas) + b"]")
+    return hashes, leaves
 
 
 def check_log(api: Api, code: str, *, pinned: list[str], state: State, peers: list[State]) -> list[str]:
@@ -321,7 +332,7 @@ def check_log(api: Api, code: str, *, pinned: list[str], state: State, peers: li
     problems: list[str] = []
     keys = api.keys(code, pinned)
     now = api.checkpoint(code, keys)
-    hashes, leaves, problems = recompute(api.entries(code, now.size))
+    hashes, leaves = recompute(api.leaves(code, now.size))
     if root_of_hashes(hashes) != now.root:
         problems.append(f"root: the {now.size} entries served do not hash to the signed root")
     for who, known in [("this client", state), *((f"client {p.path}", p) for p in peers)]:
@@ -384,29 +395,67 @@ def check_receipt(api: Api, code: str, *, pinned: list[str], state: State) -> li
     return problems
 
 
+def check_signature(api: Api, parts: list[str], kid: str, domain: bytes, what: str) -> list[str]:
+    """A token's Ed25519 signature (its last field) over ``domain`` + the other fields, by key ``kid``."""
+    keys = {k["kid"]: k["public_key"] for k in api.json("/.well-known/gongxin-keys.json")["keys"]}
+    if kid not in keys:
+        return [f"{what}: signed with an unknown key {kid!r}"]
+    public = base64.urlsafe_b64decode(keys[kid] + "=" * (-len(keys[kid]) % 4))
+    signature = base64.urlsafe_b64decode(parts[-1] + "==")
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, domain + ".".join(parts[:-1]).encode())
+    except InvalidSignature:
+        return [f"{what}: the signature does not verify (not genuine, or altered)"]
+    return []
+
+
 def check_qr(api: Api, url: str) -> list[str]:
     """An organization QR code's signature against /.well-known/gongxin-keys.json (offline after that)."""
     token = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1] if "/" in url else url
     parts = token.split(".")
-    if len(parts) != 5:
+    if len(parts) != 5 or parts[0].startswith("vp"):
         return ["qr: not a Gongxin QR token"]
-    keys = {k["kid"]: k["public_key"] for k in api.json("/.well-known/gongxin-keys.json")["keys"]}
-    if parts[3] not in keys:
-        return [f"qr: signed with an unknown key {parts[3]!r}"]
-    public = base64.urlsafe_b64decode(keys[parts[3]] + "=" * (-len(keys[parts[3]]) % 4))
-    signature = base64.urlsafe_b64decode(parts[4] + "==")
-    try:
-        message = b"gongxin-qr-v1\n" + ".".join(parts[:4]).encode()
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
-    except InvalidSignature:
-        return ["qr: the signature does not verify (not a genuine code)"]
-    return []
+    return check_signature(api, parts, parts[3], b"gongxin-qr-v1\n", "qr")
+
+
+def check_proof(api: Api, subject: str) -> list[str]:
+    """A volunteer service proof: the token's signature, then the content against the signed digest.
+
+    ``subject`` is a saved proof (the JSON the API gives its volunteer: checked offline, only the keys
+    are fetched) or the proof's URL (its content is then the one /api/v1/verify publishes).
+    """
+    doc = None
+    if os.path.isfile(subject):
+        with open(subject, encoding="utf-8") as f:
+            doc = json.load(f)
+    url = doc["url"] if doc else subject
+    parts = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1].split(".")
+    if len(parts) != 5 or not parts[0].startswith("vp"):
+        return ["proof: not a Gongxin volunteer proof token"]
+    problems = check_signature(api, parts, parts[2], b"gongxin-volunteer-proof-v1\n", "proof")
+    if doc is None:
+        answer = api.json("/api/v1/verify?url=" + urllib.parse.quote(url, safe=""))
+        problems += [f"proof: {r['code']} ({r['message']})" for r in answer["reasons"]]
+        doc = answer.get("proof") or {}
+    content = doc.get("content")
+    if not isinstance(content, dict):
+        return [*problems, "proof: no content to check"]
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+    if digest != parts[3]:
+        problems.append("proof: the content (volunteer, records, hours or total) is not what was signed")
+    added = sum(r.get("minutes", 0) for r in content.get("records", []))
+    if added != content.get("total_minutes"):
+        problems.append(
+            f"proof: total_minutes {content.get('total_minutes')} but its records add up to {added}"
+        )
+    return problems
 
 
 def main(argv: list[str] | None = None, fetch: Fetch | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gongxin-verify", description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["receipt", "log", "qr"])
-    parser.add_argument("subject", help="receipt code, credit code, or QR URL")
+    parser.add_argument("what", choices=["receipt", "log", "qr", "proof"])
+    parser.add_argument("subject", help="receipt code, credit code, QR URL, proof file or URL")
     parser.add_argument("--server", default=os.environ.get("GONGXIN_URL", "http://127.0.0.1:8000"))
     parser.add_argument("--key", action="append", default=[], help="a pinned note verifier key")
     parser.add_argument("--state", default=os.path.expanduser("~/.gongxin-verify.json"))
@@ -420,8 +469,10 @@ def main(argv: list[str] | None = None, fetch: Fetch | None = None) -> int:
         elif args.what == "log":
             peers = [State.load(p) for p in args.gossip]
             problems = check_log(api, args.subject, pinned=args.key, state=state, peers=peers)
-        else:
+        elif args.what == "qr":
             problems = check_qr(api, args.subject)
+        else:
+            problems = check_proof(api, args.subject)
     except (Mismatch, OSError, ValueError, KeyError) as exc:
         problems = [str(exc) or type(exc).__name__]
     for problem in problems:

@@ -20,10 +20,12 @@ from .routes import (
     officer,
     pages,
     partybuilding,
+    proofs,
     recruitment,
     registry,
     subscriptions,
     translog,
+    wechat,
 )
 from .routes import metrics as metrics_routes
 from .transport import BodyLimits, GongxinRequest
@@ -102,6 +104,7 @@ def create_app(
     app.blueprint(pages.bp)
     app.blueprint(metrics_routes.bp)
     app.blueprint(charity.pages_bp)
+    app.blueprint(proofs.pages_bp)
     # The docs page is this app's own (routes/pages.py), named as sanic-ext names the index of the UI
     # it would otherwise serve from a CDN: its start-up banner links to that name.
     app.add_route(pages.docs, "/docs", name="openapi.index", methods=["GET"])
@@ -115,7 +118,9 @@ def create_app(
             subscriptions.bp,
             charity.bp,
             recruitment.bp,
+            proofs.bp,
             translog.bp,
+            wechat.bp,
             url_prefix=API_PREFIX,
         )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stdnum.cn import uscc
@@ -10,6 +11,7 @@ from stdnum.cn import uscc
 from backend.accounts.models import User
 from backend.config import Settings
 from backend.crypto import PersonalDataCipher
+from backend.partybuilding.models import Activity
 from backend.registry import qr, search_index
 from backend.registry.models import Authority, AuthorityLevel, Organization, OrgKind
 
@@ -67,3 +69,30 @@ async def make_org(
         key = await qr.active_signing_key(cipher=factory_cipher())
         await qr.first_versions([(organization.id, organization.credit_code)], key=key)[0].save()
     return organization
+
+
+async def make_open_activity(
+    organization: Organization | None = None, *, title: str = "测试活动", **overrides: Any
+) -> Activity:
+    """An open activity (anyone may check in) that began now and lasts an hour, its check-in open since
+    an hour ago, at 市民中心 (22.5431, 114.0579) with a 200 m fence and 60-second codes."""
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "organization": organization or await make_org(await make_authority("440300")),
+        "kind": "theme_day",
+        "title": title,
+        "starts_at": now,
+        "ends_at": now + timedelta(hours=1),
+        "place": "市民中心",
+        "latitude": 22.5431,
+        "longitude": 114.0579,
+        "radius_m": 200,
+        "checkin_opens_at": now - timedelta(hours=1),
+        "checkin_closes_at": now + timedelta(hours=1),
+        "late_after": now + timedelta(hours=1),
+        "expected": "open",
+        "code_secret": f"code-secret-{next(_seq):08d}-" + "x" * 24,
+        "code_interval_s": 60,
+    }
+    fields.update(overrides)
+    return await Activity.create(**fields)

@@ -30,6 +30,8 @@ MEMBER_BODY_ROUTES = {
     "updateSubscription",
     # the member's own sign-up
     "signUp",
+    # a volunteer's proof of their own service records
+    "requestVolunteerProof",
 }
 
 

@@ -9,17 +9,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from backend.accounts.models import User
 from backend.partybuilding import rotating_code
-from backend.partybuilding.models import Activity
 from backend.registry import reference
 from tests.conftest import login
-from tests.factories import make_authority, make_org
+from tests.factories import make_open_activity
 from tests.registry.test_registry_api import REASON, officer, register, scan_url
 
 PHONE = "13812345678"
@@ -93,25 +92,10 @@ async def test_me_shows_the_phone_masked_on_every_request(client, emulator):
 
 
 async def test_an_activity_shows_no_code_and_no_code_secret(client):
-    org = await make_org(await make_authority("440300"))
-    now = datetime.now(UTC)
-    activity = await Activity.create(
-        organization=org,
-        kind="theme_day",
-        title="公开的活动",
-        starts_at=now,
-        ends_at=now + timedelta(hours=1),
-        place="市民中心",
-        latitude=22.5431,
-        longitude=114.0579,
-        radius_m=200,
-        checkin_opens_at=now - timedelta(hours=1),
-        checkin_closes_at=now + timedelta(hours=1),
-        late_after=now + timedelta(hours=1),
-        expected="open",
-        code_secret="s3cr3t-" + "x" * 36,
-        code_interval_s=15,
+    activity = await make_open_activity(
+        title="公开的活动", code_secret="s3cr3t-" + "x" * 36, code_interval_s=15
     )
+    now = datetime.now(UTC)
     shown = await client.get(f"/api/v1/activities/{activity.id}")
     assert shown.status_code == 200
     code = rotating_code.current(secret=activity.code_secret, activity_id=activity.id, interval_s=15, now=now)

@@ -44,6 +44,7 @@ from tortoise.transactions import in_transaction
 from .. import db
 from ..batching import Coalescer, SingleFlight
 from ..events.models import OutboxEvent, OutboxStatus
+from ..recruitment.models import Signup, SignupStatus
 from .models import Activity, AttendanceStatus, BranchMember, Checkin, Expected
 
 
@@ -65,6 +66,7 @@ class ActivityRules:
     latitude: float
     longitude: float
     radius_m: int
+    posting_id: int | None
 
     @classmethod
     def of(cls, activity: Activity) -> ActivityRules:
@@ -158,6 +160,7 @@ _CHECKIN_TABLE = Checkin._meta.db_table
 _ACTIVITY_TABLE = Activity._meta.db_table
 _MEMBER_TABLE = BranchMember._meta.db_table
 _OUTBOX_TABLE = OutboxEvent._meta.db_table
+_SIGNUP_TABLE = Signup._meta.db_table
 _CHECKIN_COLUMNS = "activity_id, user_id, status, checked_in_at, distance_m, accuracy_m"
 _OUTBOX_COLUMNS = "kind, payload, recipients, idempotency_key, status, attempts, available_at, created_at"
 
@@ -173,7 +176,11 @@ def _admitted(user: str, activity_id: str, revision: str, *, joined: str = "") -
         f"FROM {joined}{_ACTIVITY_TABLE} a WHERE a.id = {activity_id} AND a.revision = {revision} "
         f"AND (a.expected = '{Expected.OPEN.value}' OR EXISTS (SELECT 1 FROM {_MEMBER_TABLE} m "
         f"WHERE m.branch_id = a.branch_id AND m.user_id = {user} "
-        f"AND (a.expected = '{Expected.BRANCH.value}' OR m.group_name = a.expected_group)))"
+        f"AND (a.expected = '{Expected.BRANCH.value}' OR m.group_name = a.expected_group))) "
+        # The check-in of a volunteer posting: only its volunteers with a confirmed seat.
+        f"AND (a.posting_id IS NULL OR EXISTS (SELECT 1 FROM {_SIGNUP_TABLE} s "
+        f"WHERE s.posting_id = a.posting_id AND s.active_user_id = {user} "
+        f"AND s.status = '{SignupStatus.CONFIRMED.value}'))"
     )
 
 

@@ -125,6 +125,10 @@ class Activity(Model):
     # cache and writes a check-in only while the row is still at the revision it checked against
     # (backend/partybuilding/checkins.py), so a change reaches every process with its next scan.
     revision = fields.IntField(default=1, db_default=1)
+    # Set when the activity is the check-in of a volunteer posting (backend/recruitment/checkin.py):
+    # then only volunteers with a confirmed sign-up to that posting may check in, and a radius of 0
+    # means the posting gave no coordinates (no geofence).
+    posting_id = fields.BigIntField(null=True, db_index=True)
 
     class Meta:
         table = "party_activities"

@@ -23,6 +23,7 @@ from ..audit import service as audit_service
 from ..cache import Cache
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
 from ..events import service as events_service
+from ..recruitment.models import Signup, SignupStatus
 from ..registry import credit, profiles
 from ..registry import service as registry_service
 from ..registry.models import Organization
@@ -78,6 +79,11 @@ class ActivityChanged(Conflict):
 class NotExpected(Unprocessable):
     code = "checkin.not_expected"
     message = "您不在本次活动的应到人员名单中 / You are not among the members expected at this activity"
+
+
+class NotSignedUp(NotExpected):
+    code = "checkin.not_signed_up"
+    message = "只有已确认报名的志愿者可以签到 / Only volunteers with a confirmed sign-up can check in"
 
 
 class ContentRejected(Unprocessable):
@@ -349,14 +355,14 @@ async def check_in(
             if earlier is not None:
                 return earlier, False
             if isinstance(refusal, geofence.OutsideGeofence) and not await _is_expected(rules, member.id):
-                raise NotExpected() from refusal
+                raise _not_expected(rules) from refusal
             raise
         new = checkins.NewCheckin(
             activity_id=rules.id,
             user_id=member.id,
             status=status,
             checked_in_at=now,
-            distance_m=round(distance, 1),
+            distance_m=None if distance is None else round(distance, 1),
             accuracy_m=body.accuracy,
         )
         new_id = await checkins.insert(rules, new, _checkin_event(rules, new))
@@ -368,15 +374,22 @@ async def check_in(
             return earlier, False
         fresh = await checkins.activity_rules.read(activity_id)
         if fresh is not None and fresh.revision == rules.revision:
-            raise NotExpected()
+            raise _not_expected(rules)
         rules = fresh
     raise ActivityChanged()
 
 
+def _not_expected(rules: checkins.ActivityRules) -> NotExpected:
+    return NotExpected() if rules.posting_id is None else NotSignedUp()
+
+
 def _admit(
     rules: checkins.ActivityRules, body: CheckinCreate, now: datetime
-) -> tuple[AttendanceStatus, float]:
-    """The window, the code and the geofence, checked without I/O: the status and the distance."""
+) -> tuple[AttendanceStatus, float | None]:
+    """The window, the code and the geofence, checked without I/O: the status and the distance.
+
+    A volunteer posting's check-in without coordinates (radius 0) has no geofence: distance None.
+    """
     if not (rules.checkin_opens_at <= now <= rules.checkin_closes_at):
         raise OutsideWindow(
             details={
@@ -387,17 +400,23 @@ def _admit(
     rotating_code.verify(
         body.code, secret=rules.code_secret, activity_id=rules.id, interval_s=rules.code_interval_s, now=now
     )
-    distance = geofence.require_inside(
-        center=(rules.latitude, rules.longitude),
-        radius_m=rules.radius_m,
-        position=(body.latitude, body.longitude),
-        accuracy_m=body.accuracy,
-    )
+    distance = None
+    if rules.posting_id is None or rules.radius_m > 0:
+        distance = geofence.require_inside(
+            center=(rules.latitude, rules.longitude),
+            radius_m=rules.radius_m,
+            position=(body.latitude, body.longitude),
+            accuracy_m=body.accuracy,
+        )
     return (AttendanceStatus.LATE if now > rules.late_after else AttendanceStatus.PRESENT), distance
 
 
 async def _is_expected(rules: checkins.ActivityRules, user_id: int) -> bool:
     """Whether the member is among those expected (only asked on the way to a refusal)."""
+    if rules.posting_id is not None:
+        return await Signup.filter(
+            posting_id=rules.posting_id, active_user_id=user_id, status=SignupStatus.CONFIRMED
+        ).exists()
     members = _expected_members(rules)
     return members is None or (rules.branch_id is not None and await members.filter(user_id=user_id).exists())
 

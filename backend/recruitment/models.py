@@ -182,3 +182,24 @@ class ServiceRecord(Model):
         table = "recruitment_service_records"
         unique_together = (("posting", "user"),)
         indexes = (("user_id", "id"),)
+
+
+class ImageCheck(Model):
+    """The WeChat media check of one image of a posting, by its trace_id, and the verdict pushed back.
+
+    The verdict may arrive before the publishing transaction that records the submission commits,
+    so either side inserts the row by trace_id and fills in its own columns.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    trace_id = fields.CharField(max_length=64, unique=True)
+    posting_id = fields.BigIntField(null=True, db_index=True)
+    url = fields.CharField(max_length=1000, default="")
+    position = fields.IntField(default=0)
+    suggest = fields.CharField(max_length=16, null=True)  # pass, review, risky; null until pushed
+    label = fields.IntField(null=True)
+    checked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "recruitment_image_checks"

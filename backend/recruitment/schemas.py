@@ -144,7 +144,10 @@ class PostingRead(BaseModel):
     kind: PostingKind
     title: str
     body: str
-    images: list[str]
+    images: list[str] = Field(description="The images WeChat's media check passed (a draft: all)")
+    images_withheld: int = Field(
+        default=0, description="Images not shown: their check is pending, or it did not pass"
+    )
     starts_at: datetime
     ends_at: datetime
     place: str
@@ -236,13 +239,45 @@ class ServiceSheetRow(BaseModel):
     signed_up: bool = Field(description="A confirmed sign-up to the posting")
     hours: float | None = Field(description="Recorded hours; null: not recorded yet")
     note: str
+    checked_in: bool | None = Field(
+        default=None, description="Checked in by scanning the code; null: the posting held no check-in"
+    )
+    checked_in_at: datetime | None = None
+    prefill_hours: float = Field(
+        default=0, description="The hours to prefill: the posting's length, 0 for who did not check in"
+    )
 
 
 class ServiceSheet(BaseModel):
     posting_id: int
     title: str
     suggested_hours: float = Field(description="The posting's length, to prefill each volunteer's hours")
+    checkin_activity_id: int | None = Field(
+        default=None, description="The check-in held for the posting (POST .../checkin), if any"
+    )
     rows: list[ServiceSheetRow]
+
+
+class PostingCheckinOpen(Strict):
+    radius_m: int = Field(
+        default=200, ge=10, le=5000, description="Geofence around the posting's coordinates (if it has any)"
+    )
+    opens_minutes_before: int = Field(default=30, ge=0, le=24 * 60)
+    late_after_minutes: int = Field(default=10, ge=0, le=24 * 60, description="After the start")
+    code_interval_s: int | None = Field(default=None, ge=5, le=300)
+
+
+class PostingCheckinRead(BaseModel):
+    posting_id: int
+    activity_id: int = Field(description="The party-building check-in activity the codes belong to")
+    opens_at: datetime
+    closes_at: datetime
+    late_after: datetime
+    geofence: bool = Field(description="False when the posting has no coordinates")
+    radius_m: int
+    code_interval_s: int
+    code_path: str = Field(description="Where the organizer's phone gets the rotating code")
+    checkin_path: str = Field(description="Where a volunteer sends the scanned code")
 
 
 class VolunteerRecord(BaseModel):

@@ -8,7 +8,7 @@ writes) and the outbox event of every state change. Seat and waitlist changes go
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -28,7 +28,7 @@ from ..registry import service as registry_service
 from ..registry.models import Organization
 from ..registry.regions import parse_region, subtree_filter
 from . import answers as answers_rules
-from . import seats, signups
+from . import images, reminders, seats, signups
 from .models import (
     ACTIVE_SIGNUP,
     PUBLIC_STATUSES,
@@ -103,6 +103,7 @@ async def get_posting(posting_id: int) -> Posting:
     posting = await Posting.get_or_none(id=posting_id).select_related("organization")
     if posting is None:
         raise PostingNotFound(details={"posting_id": posting_id})
+    await images.attach([posting])
     return posting
 
 
@@ -163,7 +164,13 @@ async def _move(
         raise BadPostingStatus(details={"status": posting.status, "to": to})
 
 
-async def publish(*, actor: User, posting_id: int, wechat: TextChecker) -> Posting:
+async def publish(
+    *,
+    actor: User,
+    posting_id: int,
+    wechat: TextChecker,
+    reminder_before: timedelta = reminders.DEFAULT_BEFORE,
+) -> Posting:
     """Publish a draft once WeChat's check passes its text; held for an admin on ``review`` (its staff)."""
     posting = await get_posting(posting_id)
     await _require_staff_of(actor, posting.organization_id)
@@ -171,9 +178,14 @@ async def publish(*, actor: User, posting_id: int, wechat: TextChecker) -> Posti
         raise BadPostingStatus(details={"status": posting.status, "to": PostingStatus.OPEN})
     verdict = await check_content(wechat=wechat, openid=actor.openid, texts=[posting.title, posting.body])
     to = PostingStatus.OPEN if verdict == Verdict.PASS else PostingStatus.IN_REVIEW
+    # Each image goes to WeChat's asynchronous check; it is shown once its verdict passes (images.py).
+    trace_ids = await images.submit(wechat=wechat, openid=actor.openid, posting=posting)
     async with in_transaction():
+        await images.record_submitted(posting, trace_ids)
         values: dict[str, Any] = {"published_at": datetime.now(UTC)} if to == PostingStatus.OPEN else {}
         await _move(posting, to=to, allowed=(PostingStatus.DRAFT,), **values)
+        if to == PostingStatus.OPEN:
+            await reminders.schedule(posting, posting.organization.name, before=reminder_before)
         await audit_service.record(
             actor=actor,
             action="posting.publish",
@@ -185,7 +197,14 @@ async def publish(*, actor: User, posting_id: int, wechat: TextChecker) -> Posti
     return await get_posting(posting_id)
 
 
-async def decide_posting(*, actor: User, posting_id: int, approve: bool, reason: str) -> Posting:
+async def decide_posting(
+    *,
+    actor: User,
+    posting_id: int,
+    approve: bool,
+    reason: str,
+    reminder_before: timedelta = reminders.DEFAULT_BEFORE,
+) -> Posting:
     """A platform admin opens or rejects a posting held for review."""
     require_platform_admin(actor)
     posting = await get_posting(posting_id)
@@ -193,6 +212,8 @@ async def decide_posting(*, actor: User, posting_id: int, approve: bool, reason:
     async with in_transaction():
         values: dict[str, Any] = {"published_at": datetime.now(UTC)} if approve else {"status_reason": reason}
         await _move(posting, to=to, allowed=(PostingStatus.IN_REVIEW,), **values)
+        if approve:
+            await reminders.schedule(posting, posting.organization.name, before=reminder_before)
         await audit_service.record(
             actor=actor,
             action="posting.review_decision",
@@ -263,7 +284,9 @@ def posting_read(posting: Posting) -> dict[str, Any]:
         "kind": posting.kind,
         "title": posting.title,
         "body": posting.body,
-        "images": posting.images,
+        # Only the images WeChat passed (a draft: as given, its staff alone see it); images.py.
+        "images": getattr(posting, "visible_images", posting.images if posting.status == "draft" else []),
+        "images_withheld": getattr(posting, "images_withheld", 0),
         "starts_at": posting.starts_at,
         "ends_at": posting.ends_at,
         "place": posting.place,
@@ -308,6 +331,7 @@ async def list_public(*, query: PostingQuery) -> dict[str, Any]:
     page = await rows.select_related("organization").order_by("-id").limit(PAGE_SIZE + 1)
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
+    await images.attach(page)
     return {"items": [posting_read(p) for p in page], "next_cursor": page[-1].id if more else None}
 
 

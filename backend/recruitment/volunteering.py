@@ -17,7 +17,8 @@ from tortoise.transactions import in_transaction
 from ..accounts.models import User
 from ..audit import service as audit_service
 from ..errors import Unprocessable
-from . import service
+from ..partybuilding.models import Activity, Checkin
+from . import proofs, service
 from .models import Posting, PostingKind, ServiceRecord, Signup, SignupStatus
 from .schemas import ServiceEntry
 
@@ -61,10 +62,20 @@ async def sheet(*, actor: User, posting_id: int) -> dict[str, Any]:
     records = {r.user_id: r for r in await ServiceRecord.filter(posting_id=posting.id)}
     people = sorted(confirmed | set(records))
     names = dict(await User.filter(id__in=people).values_list("id", "nickname")) if people else {}
+    suggested = hours_of(int((posting.ends_at - posting.starts_at).total_seconds() // 60))
+    # The check-in held for the posting (checkin.py), if any: who came prefills the sheet.
+    found = await Activity.filter(posting_id=posting.id).first().values_list("id", flat=True)
+    activity_id = None if found is None else int(found)  # type: ignore[call-overload]
+    came: dict[Any, datetime] = (
+        dict(await Checkin.filter(activity_id=activity_id).values_list("user_id", "checked_in_at"))
+        if activity_id is not None
+        else {}
+    )
     return {
         "posting_id": posting.id,
         "title": posting.title,
-        "suggested_hours": hours_of(int((posting.ends_at - posting.starts_at).total_seconds() // 60)),
+        "suggested_hours": suggested,
+        "checkin_activity_id": activity_id,
         "rows": [
             {
                 "user_id": uid,
@@ -72,6 +83,11 @@ async def sheet(*, actor: User, posting_id: int) -> dict[str, Any]:
                 "signed_up": uid in confirmed,
                 "hours": hours_of(records[uid].minutes) if uid in records else None,
                 "note": records[uid].note if uid in records else "",
+                "checked_in": None if activity_id is None else uid in came,
+                "checked_in_at": came.get(uid),
+                "prefill_hours": suggested
+                if uid in confirmed and (activity_id is None or uid in came)
+                else 0.0,
             }
             for uid in people
         ],
@@ -118,6 +134,10 @@ async def record(
                 after={"user_id": entry.user_id, "hours": hours_of(minutes), "note": entry.note},
                 reason="记录志愿服务时长",
             )
+            if existing is not None:  # a correction: proofs covering the old hours no longer hold
+                await proofs.revoke_covering(
+                    actor=actor, record=row, before_minutes=existing.minutes, reason="服务时长已更正"
+                )
     return await sheet(actor=actor, posting_id=posting_id)
 
 

@@ -314,7 +314,6 @@ async def add_listing(
     listed_on: date,
     decision_number: str | None,
     rule_code: str | None,
-    actor: User | None,
 ) -> CreditListing:
     """Put the organization on a list (inside the caller's transaction)."""
     if await CreditListing.filter(
@@ -330,19 +329,11 @@ async def add_listing(
         rule_code=rule_code,
     )
     await refresh_credit_state(organization)
-    await audit_service.record(
-        actor=actor,
-        action="credit.list",
-        target=organization,
-        before=None,
-        after={"list": credit_list, "listing_id": listing.id, "decision_number": decision_number},
-        reason=reason,
-    )
     return listing
 
 
 async def remove_listing(
-    *, organization: Organization, listing_id: int, reason: str, removed_on: date, actor: User | None
+    *, organization: Organization, listing_id: int, reason: str, removed_on: date
 ) -> CreditListing:
     """Take the organization off a list; the listing stays public as history."""
     listing = await CreditListing.get_or_none(id=listing_id, organization=organization)
@@ -353,15 +344,28 @@ async def remove_listing(
     listing.removed_on, listing.removal_reason = removed_on, reason
     await listing.save(update_fields=["removed_on", "removal_reason"])
     await refresh_credit_state(organization)
-    await audit_service.record(
-        actor=actor,
-        action="credit.remove",
-        target=organization,
-        before={"list": listing.list, "listing_id": listing.id},
-        after={"removed_on": removed_on.isoformat()},
-        reason=reason,
-    )
     return listing
+
+
+async def _audit_listing_change(*, actor: User, organization: Organization, listing: CreditListing) -> None:
+    """The audit entry of a listing or removal confirmed from a proposal.
+
+    An officer's direct listing or removal is audited once by the registry service's audited write;
+    the listing functions above write none of their own, so neither path records the change twice.
+    """
+    if listing.removed_on is None:
+        action = "credit.list"
+        before = None
+        after = {"list": listing.list, "listing_id": listing.id, "decision_number": listing.decision_number}
+        reason = listing.reason
+    else:
+        action = "credit.remove"
+        before = {"list": listing.list, "listing_id": listing.id}
+        after = {"removed_on": listing.removed_on.isoformat()}
+        reason = listing.removal_reason or ""
+    await audit_service.record(
+        actor=actor, action=action, target=organization, before=before, after=after, reason=reason
+    )
 
 
 async def decide(
@@ -388,7 +392,6 @@ async def decide(
                 listed_on=today,
                 decision_number=None,
                 rule_code=proposal.rule_code,
-                actor=actor,
             )
         elif confirm:
             listing_id = int(proposal.rule_code.removeprefix("remove:"))
@@ -397,7 +400,6 @@ async def decide(
                 listing_id=listing_id,
                 reason=proposal.reason,
                 removed_on=today,
-                actor=actor,
             )
         else:
             await audit_service.record(
@@ -409,6 +411,7 @@ async def decide(
                 reason=reason,
             )
         if confirm:
+            await _audit_listing_change(actor=actor, organization=organization, listing=changed)
             # The listing or removal is a public-record leaf, appended last in this transaction.
             await records.append(organization, records.listing(organization, changed, at=datetime.now(UTC)))
         await profiles.record_change(organization.credit_code)

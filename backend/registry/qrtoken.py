@@ -65,10 +65,14 @@ __all__ = [
     "QrClaims",
     "SigningKey",
     "UnknownKey",
+    "b64encode",
     "build_url",
+    "check_signature",
+    "decode_signature",
     "extract_token",
     "parse",
     "sign",
+    "to_base36",
     "verify",
 ]
 
@@ -92,8 +96,9 @@ _TOKEN = re.compile(
     r"\.(?P<kid>[a-z0-9]{1,16})"
     rf"\.(?P<sig>[A-Za-z0-9_-]{{{_SIGNATURE_LEN}}})"
 )
-# What may follow "/o/" at all; the token's own grammar is parse()'s business.
-_TOKEN_CHARS = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_TOKEN_LEN - 1}}}")
+# What may follow "/o/" (or "/v/") at all; each token's own grammar is its parse()'s business.
+_MAX_ANY_TOKEN_LEN = 256
+_TOKEN_CHARS = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{_MAX_ANY_TOKEN_LEN - 1}}}")
 
 
 class InvalidQrCode(Unprocessable):
@@ -211,6 +216,42 @@ def _b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+# Other kinds of signed token (volunteer service proofs, backend/recruitment/prooftoken.py) use the same
+# keys and encodings, each under its own signing domain and grammar: these are their building blocks.
+to_base36 = _to_base36
+b64encode = _b64encode
+
+
+def decode_signature(sig_text: str) -> bytes:
+    """The 64 signature bytes of their canonical unpadded base64url text; MalformedToken otherwise."""
+    try:
+        signature = base64.urlsafe_b64decode(sig_text + "==")
+    except (binascii.Error, ValueError):
+        raise MalformedToken() from None
+    # 86 characters carry 4 spare bits; only the encoding with them zero is accepted.
+    if len(signature) != 64 or _b64encode(signature) != sig_text:
+        raise MalformedToken()
+    return signature
+
+
+def check_signature(
+    kid: str, message: bytes, signature: bytes, public_keys: Mapping[str, bytes | Ed25519PublicKey]
+) -> bytes:
+    """Verify ``signature`` over ``message`` with the key named ``kid``; the raw public key that did."""
+    key = public_keys.get(kid)
+    if key is None:
+        raise UnknownKey()
+    raw = _raw_public(key)
+    key_object = key if isinstance(key, Ed25519PublicKey) else _load_public_key(raw)
+    # Ed25519 verification is constant-time in OpenSSL; nothing secret is compared in our code
+    # (kid and signature are public), so no further care is needed here.
+    try:
+        key_object.verify(signature, message)
+    except InvalidSignature:
+        raise BadSignature() from None
+    return raw
+
+
 def sign(claims: QrClaims, key: SigningKey) -> str:
     """Return the token for these claims, signed with this key."""
     if claims.kid != key.kid:
@@ -227,14 +268,7 @@ def parse(token: str) -> tuple[QrClaims, bytes, bytes]:
     m = _TOKEN.fullmatch(token)
     if m is None:
         raise MalformedToken()
-    sig_text = m["sig"]
-    try:
-        signature = base64.urlsafe_b64decode(sig_text + "==")
-    except (binascii.Error, ValueError):
-        raise MalformedToken() from None
-    # 86 characters carry 4 spare bits; only the encoding with them zero is accepted.
-    if len(signature) != 64 or _b64encode(signature) != sig_text:
-        raise MalformedToken()
+    signature = decode_signature(m["sig"])
     timestamp = int(m["iat"], 36)
     if timestamp > _MAX_TIMESTAMP:
         raise MalformedToken()
@@ -277,17 +311,7 @@ def verify(token: str, public_keys: Mapping[str, bytes | Ed25519PublicKey]) -> Q
         if key is not None and _raw_public(key) == raw:
             return claims
     claims, message, signature = parse(token)
-    key = public_keys.get(claims.kid)
-    if key is None:
-        raise UnknownKey()
-    raw = _raw_public(key)
-    key_object = key if isinstance(key, Ed25519PublicKey) else _load_public_key(raw)
-    # Ed25519 verification is constant-time in OpenSSL; nothing secret is compared in our code
-    # (kid and signature are public), so no further care is needed here.
-    try:
-        key_object.verify(signature, message)
-    except InvalidSignature:
-        raise BadSignature() from None
+    raw = check_signature(claims.kid, message, signature, public_keys)
     if len(_verified) >= _VERIFIED_MAX:
         # Evict the oldest; tolerate a concurrent eviction by another thread.
         with contextlib.suppress(StopIteration, KeyError, RuntimeError):
@@ -318,9 +342,9 @@ def _parse_base(public_base_url: str) -> _Base:
     return _Base(scheme, parts.hostname.lower(), parts.port or _DEFAULT_PORTS[scheme], parts.path.rstrip("/"))
 
 
-def build_url(public_base_url: str, token: str) -> str:
-    """The URL a QR code encodes: ``{base}/o/{token}``."""
-    return f"{public_base_url.strip().rstrip('/')}/o/{token}"
+def build_url(public_base_url: str, token: str, *, path: str = "o") -> str:
+    """The URL a QR code encodes: ``{base}/o/{token}`` (``/v/`` for a volunteer service proof)."""
+    return f"{public_base_url.strip().rstrip('/')}/{path}/{token}"
 
 
 # Printable ASCII without space: anything else in a scanned URL is either an attack or damage.
@@ -345,8 +369,11 @@ def _unwrap_wechat(text: str) -> str:
     return text
 
 
-def extract_token(url: str, public_base_url: str) -> str:
-    """The token from a scanned URL of ours (``{base}/o/{token}``, or WeChat's ``q=`` form)."""
+def extract_token(url: str, public_base_url: str, *, path: str = "o") -> str:
+    """The token from a scanned URL of ours (``{base}/o/{token}``, or WeChat's ``q=`` form).
+
+    ``path`` names the kind of code: ``o`` an organization's, ``v`` a volunteer service proof's.
+    """
     base = _parse_base(public_base_url)
     if not isinstance(url, str) or len(url) > 4096:
         raise NotOurUrl()
@@ -368,11 +395,10 @@ def extract_token(url: str, public_base_url: str) -> str:
         raise NotOurUrl()
     if (parts.hostname or "") != base.host or (port or _DEFAULT_PORTS[scheme]) != base.port:
         raise NotOurUrl()
-    prefix = f"{base.path}/o/"
-    path = parts.path
-    if not path.startswith(prefix):
+    prefix = f"{base.path}/{path}/"
+    if not parts.path.startswith(prefix):
         raise NotOurUrl()
-    token = path[len(prefix) :]
+    token = parts.path[len(prefix) :]
     # Query and fragment are ignored: WeChat appends "?from=singlemessage" and the like when shared.
     if not _TOKEN_CHARS.fullmatch(token):
         raise NotOurUrl()

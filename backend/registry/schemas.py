@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..charity.schemas import ProjectSummary
+from ..recruitment.proofschemas import VolunteerProofPublic
 from .models import (
     AnnualResult,
     CreditList,
@@ -288,10 +289,15 @@ class VerifyReason(BaseModel):
 
 
 class VerifyResult(BaseModel):
-    verdict: Literal["good_standing", "warnings", "not_in_good_standing", "not_genuine"]
+    verdict: Literal["good_standing", "warnings", "not_in_good_standing", "genuine", "not_genuine"] = Field(
+        description="An organization's code: its standing; a volunteer service proof: genuine or not_genuine"
+    )
     reasons: list[VerifyReason]
     checked_at: str
     organization: Profile | None
+    proof: VolunteerProofPublic | None = Field(
+        default=None, description="A volunteer service proof's public content (only when genuine)"
+    )
 
 
 class QrCodeRead(BaseModel):
@@ -418,5 +424,11 @@ class PublishedKeys(BaseModel):
     token_format: str
     signed_message: str
     url_path: str
+    proof_token_format: str = Field(
+        description="A volunteer service proof's token (signed with the same keys)"
+    )
+    proof_signed_message: str
+    proof_url_path: str
+    proof_content: str = Field(description="How the proof content is encoded before its SHA-256 is taken")
     keys: list[PublishedKeyRead]
     log_keys: list[PublishedLogKey]

@@ -410,7 +410,6 @@ async def add_listing(*, actor: User | None, code: str, data: ListingCreate, cac
             listed_on=data.listed_on or today(),
             decision_number=data.decision_number,
             rule_code=None,
-            actor=actor,
         )
 
     return await _write(
@@ -436,7 +435,6 @@ async def remove_listing(
             listing_id=listing_id,
             reason=data.reason,
             removed_on=data.removed_on or today(),
-            actor=actor,
         )
 
     return await _write(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,9 @@ from typing import Any
 from tortoise.expressions import F
 
 from ..accounts.models import User
+from ..events import kinds as event_kinds
 from ..events.models import OutboxEvent, OutboxStatus
+from ..recruitment import reminders as posting_reminders
 from . import statements
 from .catalog import all_kinds
 from .models import Delivery, DeliveryStatus, SubscriptionConsent, SubscriptionPreference
@@ -117,6 +119,27 @@ def _due_at(kind: str, payload: dict[str, Any] | None) -> datetime | None:
         return None
 
 
+# Kinds whose recipients are decided when the event falls due, not when it is recorded: the
+# confirmed sign-ups of a posting change until it starts (backend/recruitment/reminders.py).
+LATE_RECIPIENTS: dict[str, Callable[[dict[str, Any]], Awaitable[list[int]]]] = {
+    event_kinds.POSTING_REMINDER_DUE: posting_reminders.recipients,
+}
+
+
+async def _late_recipients(
+    events: list[tuple[Any, ...]], payloads: dict[int, tuple[str, Any]], now: datetime
+) -> list[tuple[Any, ...]]:
+    """The events with the recipients of LATE_RECIPIENTS kinds filled in (and kept on the event)."""
+    resolved = []
+    for event_id, kind, uids in events:
+        due = _due_at(kind, payloads.get(event_id, (kind, None))[1])
+        if kind in LATE_RECIPIENTS and not (due is not None and due > now):
+            uids = await LATE_RECIPIENTS[kind](payloads[event_id][1] or {})
+            await OutboxEvent.filter(id=event_id).update(recipients=uids)
+        resolved.append((event_id, kind, uids))
+    return resolved
+
+
 async def expand_due_events(*, now: datetime, templates: dict[str, str], limit: int = 500) -> int:
     """Turn outbox events that are due into one pending delivery per recipient; how many events."""
     known = set(all_kinds())
@@ -134,14 +157,16 @@ async def expand_due_events(*, now: datetime, templates: dict[str, str], limit: 
         if not events:
             return 0
         reminders = [event_id for event_id, kind, _ in events if kind.endswith(REMINDER_SUFFIX)]
-        due_at = {
-            event_id: _due_at(kind, payload)
+        payloads = {
+            event_id: (kind, payload)
             for event_id, kind, payload in (
                 await OutboxEvent.filter(id__in=reminders).values_list("id", "kind", "payload")
                 if reminders
                 else []
             )
         }
+        due_at = {event_id: _due_at(kind, payload) for event_id, (kind, payload) in payloads.items()}
+        events = await _late_recipients(events, payloads, now)
         recipients = {int(uid) for _, _, uids in events for uid in (uids or [])}
         existing = (
             set(await User.filter(id__in=recipients).values_list("id", flat=True)) if recipients else set()

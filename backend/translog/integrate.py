@@ -7,7 +7,8 @@ by a signed checkpoint within a second. For each pending log, in one transaction
    never waited for or duplicated);
 2. read the leaf hashes from the tree's size up to the sequence's committed value (an append's leaf
    and its sequence commit together, so these are contiguous: a gap would be a bug, and raises);
-3. append them to the frontier, store every perfect subtree that became complete, sign the new
+3. append them to the frontier, store every perfect subtree that became complete (and the leaf
+   hashes) in their tiles (``merkle.tile_of``), sign the new
    root, store the checkpoint, save the tree;
 4. lock the sequence row and clear the pending mark only if nothing was appended meanwhile (an
    append waits for that lock, so its mark is never lost).
@@ -61,6 +62,38 @@ async def _tree(organization_id: int) -> dict[str, object] | None:
     return {"size": 0, "frontier": b"", "new": True}
 
 
+async def write_tiles(organization_id: int, nodes: list[tuple[int, int, bytes]]) -> None:
+    """Write new nodes ``(level, index, hash)`` into their tiles (in the integrating transaction).
+
+    A tile is read, patched and written back whole; only the integrator that holds the tree's row
+    writes a log's tiles, so no two patch one tile at once.
+    """
+    patches = merkle.tile_patches(nodes)
+    if not patches:
+        return
+    keys_ = sorted(patches)
+    pairs = ",".join(f"({int(level)},{int(index)})" for level, index in keys_)  # integers we computed
+    rows = await sql.fetch(
+        "SELECT level, idx, hashes FROM translog_tiles WHERE organization_id = $1 "
+        f"AND (level, idx) IN (VALUES {pairs})",
+        organization_id,
+    )
+    stored = {(int(r["level"]), int(r["idx"])): bytes(r["hashes"]) for r in rows}
+    await sql.execute_many(
+        "INSERT INTO translog_tiles (organization_id, level, idx, hashes) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (organization_id, level, idx) DO UPDATE SET hashes = excluded.hashes",
+        [
+            [
+                organization_id,
+                level,
+                index,
+                merkle.patch_tile(stored.get((level, index)), patches[(level, index)]),
+            ]
+            for level, index in keys_
+        ],
+    )
+
+
 async def integrate_log(organization_id: int, *, name: str, signer: NoteSigner, key_id: str) -> int | None:
     """Integrate one log's pending leaves and sign a checkpoint; the new size (None: skipped)."""
     async with in_transaction():
@@ -85,11 +118,9 @@ async def integrate_log(organization_id: int, *, name: str, signer: NoteSigner, 
             )
             if len(rows) != upto - size or (rows and int(rows[0]["idx"]) != size):
                 raise GapInLog(f"log {organization_id}: {len(rows)} leaves in [{size}, {upto})")
-            new_size, frontier, made = merkle.append(size, frontier, (bytes(r["hash"]) for r in rows))
-            await sql.execute_many(
-                "INSERT INTO translog_nodes (organization_id, level, idx, hash) VALUES ($1, $2, $3, $4)",
-                [[organization_id, level, index, value] for level, index, value in made],
-            )
+            leaves = [bytes(r["hash"]) for r in rows]
+            new_size, frontier, made = merkle.append(size, frontier, leaves)
+            await write_tiles(organization_id, [(0, size + i, h) for i, h in enumerate(leaves)] + made)
             root = merkle.root_of(frontier)
             code = await Organization.get(id=organization_id).values_list("credit_code", flat=True)
             origin, signed_for = f"{name}/{code}", str(code)

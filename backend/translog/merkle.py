@@ -7,6 +7,11 @@ need is either such a node or the hash of a range ending at the tree's right edg
 right fold of at most log2(n) perfect nodes (``decompose``). So a proof or a root at any size reads
 O(log n) stored nodes and hashes at most that many times: the tree is never rebuilt.
 
+The nodes are stored in *tiles* (``tile_of``): tile ``(t, k)`` holds every node of levels ``8t`` to
+``8t + 7`` under the ``k``-th subtree of level ``8t + 8``, 511 hashes at fixed offsets (absent nodes
+are zero bytes until written). All the nodes a proof needs from levels 0-7 lie in one or two tiles,
+so a proof in a tree of a million leaves reads one or two rows, not twenty.
+
 ``inclusion_ranges`` and ``consistency_ranges`` follow RFC 6962 section 2.1.1 (PATH) and 2.1.2
 (SUBPROOF) literally, as ranges of leaves; ``verify_inclusion`` and ``verify_consistency`` are RFC 9162
 sections 2.1.3.2 and 2.1.4.2.
@@ -103,6 +108,45 @@ def consistency_ranges(first: int, second: int) -> list[Range]:
         ranges.append((start, end))
     ranges.reverse()
     return ranges
+
+
+TILE_HEIGHT = 8
+HASH = 32
+TILE_BYTES = (2 << TILE_HEIGHT) - 1  # hashes in a tile: 256 + 128 + ... + 1
+Tile = tuple[int, int]  # (tile level, index)
+
+
+def tile_of(node: Node) -> tuple[Tile, int]:
+    """The tile that stores a node, and the byte offset of its hash within the tile."""
+    level, index = node
+    tile_level, height = divmod(level, TILE_HEIGHT)
+    shift = TILE_HEIGHT - height  # the tile spans 2**shift nodes of this level
+    tile_index = index >> shift
+    row = (2 << TILE_HEIGHT) - (2 << TILE_HEIGHT >> height)  # nodes of the levels below in the tile
+    return (tile_level, tile_index), HASH * (row + index - (tile_index << shift))
+
+
+def node_in_tile(tile: bytes, offset: int) -> bytes | None:
+    """The hash at ``offset`` of a stored tile, None if that node was not written (yet)."""
+    value = tile[offset : offset + HASH]
+    return value if len(value) == HASH and any(value) else None
+
+
+def tile_patches(nodes: Iterable[tuple[int, int, bytes]]) -> dict[Tile, list[tuple[int, bytes]]]:
+    """Nodes ``(level, index, hash)`` grouped by the tile they are written to: offset and hash."""
+    out: dict[Tile, list[tuple[int, bytes]]] = {}
+    for level, index, value in nodes:
+        tile, offset = tile_of((level, index))
+        out.setdefault(tile, []).append((offset, value))
+    return out
+
+
+def patch_tile(tile: bytes | None, patches: list[tuple[int, bytes]]) -> bytes:
+    """A tile with these hashes written into it (a new one is all zeros first)."""
+    out = bytearray(tile or bytes(HASH * TILE_BYTES))
+    for offset, value in patches:
+        out[offset : offset + HASH] = value
+    return bytes(out)
 
 
 def nodes_for(ranges: Iterable[Range]) -> set[Node]:

@@ -3,7 +3,7 @@
 ``Log`` holds the organization's sequence (``next_index``): an append increments it and inserts its
 ``Leaf`` in the appending transaction, so indexes are gapless and never shared (the row stays locked
 until the commit; a rollback gives the index back). ``Pending`` marks a log with leaves not yet in a
-checkpoint. The integrator (``integrate.py``) then computes the new perfect subtrees (``Node``) from
+checkpoint. The integrator (``integrate.py``) then computes the new perfect subtrees (``Tile``) from
 the tree's frontier (``Tree``) and signs a ``Checkpoint`` with the active ``LogKey``.
 """
 
@@ -57,7 +57,7 @@ class Leaf(Model):
 
 
 class Node(Model):
-    """The hash of a perfect subtree (level >= 1), written once when its last leaf is integrated."""
+    """The hash of a perfect subtree (level >= 1), as written before tiles (0009): no longer read."""
 
     id = fields.BigIntField(primary_key=True)
     organization_id = fields.BigIntField()
@@ -67,6 +67,20 @@ class Node(Model):
 
     class Meta:
         table = "translog_nodes"
+        unique_together = (("organization_id", "level", "idx"),)
+
+
+class Tile(Model):
+    """Perfect subtree hashes of eight levels under one subtree (merkle.tile_of), written as they complete."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization_id = fields.BigIntField()
+    level = fields.SmallIntField()  # the tile level: node levels 8 * level to 8 * level + 7
+    idx = fields.BigIntField()
+    hashes = fields.BinaryField()  # 511 hashes at fixed offsets, zero bytes where not written yet
+
+    class Meta:
+        table = "translog_tiles"
         unique_together = (("organization_id", "level", "idx"),)
 
 

@@ -18,6 +18,13 @@ class EntriesQuery(BaseModel):
     )
 
 
+class LeavesQuery(BaseModel):
+    start: int = Field(default=0, ge=0, le=MAX_INDEX, description="The first index")
+    end: int | None = Field(
+        default=None, ge=0, le=MAX_INDEX, description="One past the last index; at most 16,384 a page"
+    )
+
+
 class InclusionQuery(BaseModel):
     index: int = Field(ge=0, le=MAX_INDEX, description="The leaf's index")
     size: int = Field(ge=1, le=MAX_INDEX, description="The tree size of a signed checkpoint")

@@ -1,12 +1,14 @@
 """Public reads of an organization's log: checkpoints, its key, entries, proofs, a receipt's proof.
 
 Proofs are read, never rebuilt: the hashes of the RFC's ranges come from the stored perfect subtrees
-they decompose into (``merkle.decompose``), fetched in one query, at most a few dozen rows.
+they decompose into (``merkle.decompose``), read from the tiles that hold them (``merkle.tile_of``) in
+one query: one or two rows for the lower eight levels, the upper ones mostly kept in the process.
 """
 
 from __future__ import annotations
 
 import base64
+import struct
 from typing import Any
 
 import orjson
@@ -20,6 +22,7 @@ from ..registry.profiles import LocalCopies
 from . import keys, merkle, sql
 
 MAX_ENTRIES = 1000
+MAX_LEAVES = 16384
 
 
 class LogEmpty(NotFound):
@@ -99,19 +102,35 @@ async def entries(*, code: str, start: int, end: int | None) -> dict[str, Any]:
     return {"entries": out}
 
 
+async def leaves(*, code: str, start: int, end: int | None) -> bytes:
+    """Leaves ``[start, end)`` (at most ``MAX_LEAVES``), compact: what a verifier recomputing a whole
+    log reads. The count (4 bytes, big-endian), each leaf's length (4 bytes each), then the exact bytes
+    hashed, in index order: a client splits a page with one unpack, not a loop over its leaves."""
+    org = await organization_id(code)
+    stop = start + MAX_LEAVES if end is None else min(end, start + MAX_LEAVES)
+    rows = await sql.fetch(
+        "SELECT data FROM translog_leaves WHERE organization_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+        org,
+        start,
+        stop,
+    )
+    datas = [bytes(row["data"]) for row in rows]
+    return struct.pack(f">I{len(datas)}I", len(datas), *map(len, datas)) + b"".join(datas)
+
+
 # What this process has read, kept because it never changes: a tree only grows (the largest size
-# seen is integrated for good) and a perfect subtree's hash is written once. High nodes are shared by
-# most proofs of a log; low ones are not worth keeping.
+# seen is integrated for good) and a node, once written into its tile, keeps its hash (a tile only
+# gains hashes: a node missing from a kept copy sends for the tile again). Kept: the tiles above
+# level 0 (at most n/65536 of them, shared by most proofs of a log) and each log's right-edge tile.
 _sizes: dict[int, int] = {}
-_nodes: dict[tuple[int, int, int], bytes] = {}
-CACHED_LEVEL = 8  # nodes covering 256 leaves or more: at most n/256 per log of n leaves
-MAX_CACHED_NODES = 200_000
+_tiles: dict[tuple[int, int, int], bytes] = {}
+MAX_CACHED_TILES = 1000  # 16 kB each
 
 
 def forget_all() -> None:
-    """Drop every kept size and node (tests, after truncating tables)."""
+    """Drop every kept size and tile (tests, after truncating tables)."""
     _sizes.clear()
-    _nodes.clear()
+    _tiles.clear()
     _current.clear()
 
 
@@ -125,51 +144,62 @@ async def _tree_size(org: int, needed: int = 0) -> int:
     return size
 
 
-_PG_NODES = (
-    "SELECT 0 AS level, idx, hash FROM translog_leaves WHERE organization_id = $1 "
-    "AND idx IN (SELECT value::bigint FROM jsonb_array_elements_text($2::jsonb)) "
-    "UNION ALL SELECT level, idx, hash FROM translog_nodes WHERE organization_id = $1 "
-    "AND (level, idx) IN (SELECT (x->>0)::smallint, (x->>1)::bigint FROM jsonb_array_elements($3::jsonb) x)"
+# One tile (the common case: an inclusion proof whose upper nodes are kept) or several by arrays:
+# fixed statements, so asyncpg prepares each once per connection.
+_PG_TILE = (
+    "SELECT level, idx, hashes FROM translog_tiles WHERE organization_id = $1 AND level = $2 AND idx = $3"
+)
+_PG_TILES = (
+    "SELECT t.level, t.idx, t.hashes FROM translog_tiles t "
+    "JOIN unnest($2::smallint[], $3::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx "
+    "WHERE t.organization_id = $1"
 )
 
 
 async def read_nodes(org: int, nodes: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-    """The stored hashes of these perfect subtrees (level 0: leaf hashes), in one query."""
-    kept = {
-        (level, index): _nodes.get((org, level, index)) for level, index in nodes if level >= CACHED_LEVEL
-    }
-    known = {node: value for node, value in kept.items() if value is not None}
-    found = await _read_stored(org, nodes - known.keys()) if len(known) < len(nodes) else {}
-    if len(_nodes) > MAX_CACHED_NODES:
-        _nodes.clear()
-    for (level, index), value in found.items():
-        if level >= CACHED_LEVEL:
-            _nodes[(org, level, index)] = value
-    return {**found, **known}
-
-
-async def _read_stored(org: int, nodes: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-    leaves = sorted(index for level, index in nodes if level == 0)
-    inner = sorted((level, index) for level, index in nodes if level > 0)
-    if dialect() == "postgres":
-        rows = await sql.fetch(_PG_NODES, org, orjson.dumps(leaves).decode(), orjson.dumps(inner).decode())
-    else:
-        # Integers we computed, formatted in: SQLite has no arrays to bind them as.
-        leaf_list = ",".join(str(int(i)) for i in leaves) or "-1"
-        pairs = ",".join(f"({int(level)},{int(index)})" for level, index in inner) or "(-1,-1)"
-        rows = await sql.fetch(
-            "SELECT 0 AS level, idx, hash FROM translog_leaves WHERE organization_id = $1 "
-            f"AND idx IN ({leaf_list}) UNION ALL SELECT level, idx, hash FROM translog_nodes "
-            f"WHERE organization_id = $1 AND (level, idx) IN (VALUES {pairs})",
-            org,
-        )
-    found = {(int(r["level"]), int(r["idx"])): bytes(r["hash"]) for r in rows}
-    missing = nodes - found.keys()
-    if missing:
+    """The stored hashes of these perfect subtrees (level 0: leaf hashes), from their tiles in one query."""
+    where = {node: merkle.tile_of(node) for node in nodes}
+    found: dict[merkle.Node, bytes] = {}
+    for node, ((level, index), offset) in where.items():
+        value = merkle.node_in_tile(_tiles.get((org, level, index), b""), offset)
+        if value is not None:
+            found[node] = value
+    if len(found) == len(nodes):
+        return found
+    tiles = sorted({where[node][0] for node in nodes - found.keys()})
+    stored = await _read_tiles(org, tiles)
+    edge = (_sizes.get(org, 0) - 1) >> merkle.TILE_HEIGHT  # the level-0 tile of the last leaf
+    if len(_tiles) > MAX_CACHED_TILES:
+        _tiles.clear()
+    for (level, index), hashes in stored.items():
+        if level > 0 or index == edge:
+            _tiles[(org, level, index)] = hashes
+    for node in nodes - found.keys():
+        key, offset = where[node]
+        value = merkle.node_in_tile(stored.get(key, b""), offset)
+        if value is not None:
+            found[node] = value
+    if len(found) < len(nodes):
         # Never expected below an integrated size; answered as beyond the checkpoint, never a 500.
         _sizes.pop(org, None)
-        raise BeyondCheckpoint(details={"missing_nodes": len(missing)})
+        raise BeyondCheckpoint(details={"missing_nodes": len(nodes) - len(found)})
     return found
+
+
+async def _read_tiles(org: int, tiles: list[merkle.Tile]) -> dict[merkle.Tile, bytes]:
+    if dialect() == "postgres" and len(tiles) == 1:
+        rows = await sql.fetch(_PG_TILE, org, *tiles[0])
+    elif dialect() == "postgres":
+        rows = await sql.fetch(_PG_TILES, org, [t[0] for t in tiles], [t[1] for t in tiles])
+    else:
+        # Integers we computed, formatted in: SQLite has no arrays to bind them as.
+        pairs = ",".join(f"({int(level)},{int(index)})" for level, index in tiles)
+        rows = await sql.fetch(
+            "SELECT level, idx, hashes FROM translog_tiles WHERE organization_id = $1 "
+            f"AND (level, idx) IN (VALUES {pairs})",
+            org,
+        )
+    return {(int(r["level"]), int(r["idx"])): bytes(r["hashes"]) for r in rows}
 
 
 async def _proof(org: int, ranges: list[merkle.Range]) -> list[bytes]:

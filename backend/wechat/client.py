@@ -175,6 +175,11 @@ class MiniProgramWxa(WeChatWxa):
         body = {"version": 2, "openid": openid, "scene": scene, "content": content, **extra}
         return self._post("wxa/msg_sec_check", data=body)
 
+    def media_check_async_v2(self, openid: str, media_url: str, scene: int = 3) -> dict[str, Any]:
+        """POST /wxa/media_check_async, version 2, an image: a trace_id; the verdict comes as a push."""
+        body = {"version": 2, "openid": openid, "scene": scene, "media_url": media_url, "media_type": 2}
+        return self._post("wxa/media_check_async", data=body)
+
 
 class MiniProgramClient(WeChatClient):
     """A wechatpy client for one mini-program: stable tokens, timeouts, typed errors, bounded retries."""
@@ -351,6 +356,10 @@ class MiniProgramClient(WeChatClient):
         """msg_sec_check v2."""
         return self.call("msg_sec_check", lambda: self.wxa.msg_sec_check_v2(openid, content, scene))
 
+    def media_check(self, openid: str, media_url: str, scene: int = 3) -> dict[str, Any]:
+        """media_check_async v2 of an image."""
+        return self.call("media_check_async", lambda: self.wxa.media_check_async_v2(openid, media_url, scene))
+
 
 # --- async facade ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -477,6 +486,14 @@ class WeChatService:
         r = await self._run(self.client.text_check, openid, content, scene)
         result = r.get("result") or {}
         return TextCheck(str(result.get("suggest", "")), int(result.get("label", 0)), r.get("trace_id"))
+
+    async def check_image(self, *, openid: str, media_url: str, scene: int = 3) -> str:
+        """Submit an image to WeChat's asynchronous media check; its trace_id (the verdict is pushed)."""
+        r = await self._run(self.client.media_check, openid, media_url, scene)
+        trace_id = r.get("trace_id")
+        if not trace_id:
+            raise WeChatError(details={"reason": "media_check_async returned no trace_id"})
+        return str(trace_id)
 
     def close(self) -> None:
         """Shut the thread pool down (waits for running calls)."""

@@ -52,6 +52,9 @@ TOKEN_TTL_S = 7200
 CODE_TTL_S = 300
 DEFAULT_RISKY_WORDS: dict[str, int] = {"违禁词": 20006, "赌博": 20006, "risky-test-word": 21000}
 REVIEW_WORD = "review-test-word"
+# The token of the message push (消息推送) the emulator signs its push events with; the server
+# verifies them with WECHAT_PUSH_TOKEN (development default: the same).
+DEV_PUSH_TOKEN = "dev-push-token"  # noqa: S105
 _SCENE_RE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
 _NAME_RE = re.compile(r"^[0-9A-Za-z_.\-]{1,64}$")
 _OPENID_RE = re.compile(r"^o[0-9A-Za-z_\-]{27}$")
@@ -152,8 +155,10 @@ class WeChatEmulator:
         auto_consent: bool = False,
         token_grace_s: float = 0.0,
         risky_words: Iterable[str] | Mapping[str, int] | None = None,
+        push_token: str = DEV_PUSH_TOKEN,
     ):
         self.appid, self.secret, self.host, self.port = appid, secret, host, port
+        self.push_token = push_token
         self.token_grace_s = token_grace_s
         self._default_auto_consent = auto_consent
         words = DEFAULT_RISKY_WORDS if risky_words is None else risky_words
@@ -218,6 +223,7 @@ class WeChatEmulator:
             self._phone_codes: dict[str, tuple[str, float]] = {}
             self._consents: dict[tuple[str, str], int] = {}
             self._messages: list[dict[str, Any]] = []
+            self._media: dict[str, dict[str, Any]] = {}  # trace_id -> the check and its verdict
             self._faults: list[_Fault] = []
             self._calls: deque[dict[str, Any]] = deque(maxlen=1000)
             self.auto_consent = self._default_auto_consent
@@ -517,6 +523,82 @@ class WeChatEmulator:
             "trace_id": _rid(),
         }
 
+    def _api_media_check_async(self, query: Mapping[str, str], body: Any) -> dict[str, Any]:
+        """media_check_async v2: a trace_id now, the verdict later as a push event (``media_push``).
+
+        The verdict comes from the URL: a risky word in it is risky, REVIEW_WORD review, else pass.
+        """
+        self._check_token(query)
+        body = body if isinstance(body, dict) else {}
+        url = body.get("media_url")
+        if body.get("version") != 2 or body.get("scene") not in (1, 2, 3, 4):
+            raise _WxError(47001, "data format error: version must be 2, scene 1..4")
+        if body.get("media_type") not in (1, 2):
+            raise _WxError(47001, "data format error: media_type must be 1 (audio) or 2 (image)")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise _WxError(47001, "data format error: media_url")
+        if not isinstance(body.get("openid"), str) or not _OPENID_RE.match(body["openid"]):
+            raise _WxError(40003, "invalid openid")
+        suggest, label = "pass", 100
+        for word, word_label in self.risky_words.items():
+            if word in url:
+                suggest, label = "risky", word_label
+                break
+        else:
+            if REVIEW_WORD in url:
+                suggest, label = "review", 20012
+        trace_id = _rid()
+        with self._lock:
+            self._media[trace_id] = {
+                "trace_id": trace_id,
+                "media_url": url,
+                "openid": body["openid"],
+                "suggest": suggest,
+                "label": label,
+            }
+        return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
+
+    def media_checks(self) -> list[dict[str, Any]]:
+        """Every media check asked, oldest first."""
+        with self._lock:
+            return [dict(m) for m in self._media.values()]
+
+    def media_push(self, trace_id: str, *, timestamp: int | None = None) -> tuple[dict[str, str], bytes]:
+        """The push event WeChat sends with a media check's verdict: its query (signed) and JSON body.
+
+        Message push in plaintext JSON mode: ``signature`` = SHA-1 of the sorted token, timestamp and
+        nonce; the body is the wxa_media_check event.
+        """
+        with self._lock:
+            check = dict(self._media[trace_id])
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = str(secrets.randbelow(10**9))
+        signature = hashlib.sha1("".join(sorted([self.push_token, ts, nonce])).encode()).hexdigest()  # noqa: S324
+        event = {
+            "ToUserName": f"gh_{self.appid}",
+            "FromUserName": check["openid"],
+            "CreateTime": int(ts),
+            "MsgType": "event",
+            "Event": "wxa_media_check",
+            "appid": self.appid,
+            "trace_id": trace_id,
+            "version": 2,
+            "detail": [
+                {
+                    "strategy": "content_model",
+                    "errcode": 0,
+                    "suggest": check["suggest"],
+                    "label": check["label"],
+                    "prob": 90,
+                }
+            ],
+            "errcode": 0,
+            "errmsg": "ok",
+            "result": {"suggest": check["suggest"], "label": check["label"]},
+        }
+        query = {"signature": signature, "timestamp": ts, "nonce": nonce}
+        return query, json.dumps(event, ensure_ascii=False).encode()
+
     # --- admin HTTP API ----------------------------------------------------------------------------
     def _admin(self, method: str, path: str, query: Mapping[str, str], body: Any) -> Any:
         body = body if isinstance(body, dict) else {}
@@ -579,6 +661,7 @@ _ROUTES: dict[str, tuple[str, _ApiHandler]] = {
     "/cgi-bin/message/subscribe/send": ("POST", WeChatEmulator._api_subscribe_send),
     "/wxa/getwxacodeunlimit": ("POST", WeChatEmulator._api_wxacode),
     "/wxa/msg_sec_check": ("POST", WeChatEmulator._api_msg_sec_check),
+    "/wxa/media_check_async": ("POST", WeChatEmulator._api_media_check_async),
 }
 
 

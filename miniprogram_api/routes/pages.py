@@ -13,6 +13,7 @@ from sanic_ext import openapi
 
 from backend.charity import views as charity_views
 from backend.errors import NotFound
+from backend.recruitment import proofs
 from backend.registry import qr, qrtoken
 from backend.registry.schemas import PublishedKeys
 from backend.translog import keys as log_keys
@@ -64,8 +65,12 @@ async def verification_page(request: Request, token: str) -> HTTPResponse:
 @openapi.tag("pages")
 @responds(200, PublishedKeys, "Ed25519 public keys")
 async def get_published_keys(request: Request) -> HTTPResponse:
-    """The public keys that verify QR codes and log checkpoints offline, retired ones included."""
-    document = {**await qr.published_keys(), "log_keys": await log_keys.published()}
+    """The public keys that verify QR codes, volunteer proofs and checkpoints offline (retired ones too)."""
+    document = {
+        **await qr.published_keys(),
+        **proofs.published_format(),
+        "log_keys": await log_keys.published(),
+    }
     return json(document, headers={"Cache-Control": "public, max-age=300"})
 
 

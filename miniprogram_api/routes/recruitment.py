@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -11,13 +12,15 @@ from sanic_ext import openapi
 from backend import tabular
 from backend.accounts.permissions import require_platform_admin
 from backend.errors import Unauthorized
-from backend.recruitment import service, volunteering
+from backend.recruitment import checkin, service, volunteering
 from backend.recruitment.models import Posting
 from backend.recruitment.schemas import (
     ExportQuery,
     MemberList,
     MemberRead,
     MySignups,
+    PostingCheckinOpen,
+    PostingCheckinRead,
     PostingCreate,
     PostingDecision,
     PostingPage,
@@ -101,8 +104,12 @@ async def create_posting(request: Request, code: str, body: PostingCreate) -> HT
 @responds(200, PostingRead, "Open, or in_review until a platform admin decides", *WRITES, 422)
 async def publish_posting(request: Request, posting_id: int) -> HTTPResponse:
     """Publish a draft after WeChat's content check (risky: 422 content.risky) (its staff)."""
+    container = _container(request)
     posting = await service.publish(
-        actor=request.ctx.user, posting_id=posting_id, wechat=_container(request).wechat
+        actor=request.ctx.user,
+        posting_id=posting_id,
+        wechat=container.wechat,
+        reminder_before=timedelta(minutes=container.settings.posting_reminder_minutes),
     )
     return _posting(posting)
 
@@ -139,7 +146,11 @@ async def cancel_posting(request: Request, posting_id: int, body: Reason) -> HTT
 async def decide_posting(request: Request, posting_id: int, body: PostingDecision) -> HTTPResponse:
     """Open or reject a posting held for review (platform admins)."""
     posting = await service.decide_posting(
-        actor=request.ctx.user, posting_id=posting_id, approve=body.approve, reason=body.reason
+        actor=request.ctx.user,
+        posting_id=posting_id,
+        approve=body.approve,
+        reason=body.reason,
+        reminder_before=timedelta(minutes=_container(request).settings.posting_reminder_minutes),
     )
     return _posting(posting)
 
@@ -335,6 +346,25 @@ async def set_service_records(request: Request, posting_id: int, body: ServiceRe
     return json_bytes(
         await volunteering.record(actor=request.ctx.user, posting_id=posting_id, entries=body.records)
     )
+
+
+@bp.post("/postings/<posting_id:int>/checkin")
+@openapi.tag(TAG)
+@no_store
+@login_required
+@requires(service.require_any_staff)
+@json_body(PostingCheckinOpen)
+@responds(200, PostingCheckinRead, "Opened earlier: that same check-in")
+@responds(201, PostingCheckinRead, "Opened: show the rotating code, volunteers scan it", *WRITES, 422)
+async def open_posting_checkin(request: Request, posting_id: int, body: PostingCheckinOpen) -> HTTPResponse:
+    """Open the rotating-code check-in of a volunteer posting (its staff); who came prefills the hours."""
+    activity, created = await checkin.open_checkin(
+        actor=request.ctx.user,
+        posting_id=posting_id,
+        data=body,
+        default_interval_s=_container(request).settings.checkin_code_interval_s,
+    )
+    return json_bytes(checkin.checkin_read(activity), status=201 if created else 200)
 
 
 @bp.get("/me/volunteer-hours")

@@ -12,6 +12,7 @@ from sanic_ext import openapi
 from backend import ratelimit
 from backend.charity import views as charity_views
 from backend.errors import TooManyRequests
+from backend.recruitment import proofs
 from backend.registry import qr, qrimage, qrtoken, wxacode
 from backend.registry import service as registry_service
 from backend.registry.models import Organization, QrCodeVersion
@@ -61,12 +62,13 @@ async def get_profile(request: Request, code: str) -> HTTPResponse:
 @bp.get("/verify")
 @openapi.tag("registry")
 @query_params(VerifyQuery)
-@responds(200, VerifyResult, "The verdict; a forged or revoked code is not_genuine")
+@responds(200, VerifyResult, "The verdict; a forged, altered or revoked code or proof is not_genuine")
 async def verify(request: Request) -> HTTPResponse:
-    """Verify a scanned QR code URL against the signature, its version and the live record."""
+    """Verify a scanned QR code URL (an organization's or a volunteer service proof's) against its signature
+    and the live record."""
     query = parse_query(request, VerifyQuery)
     container = request.app.ctx.container
-    body = await qr.verify(
+    body = await proofs.verify_scanned(
         url=query.url,
         public_base_url=container.settings.public_base_url,
         cache=container.cache,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, text
+from sanic.response import HTTPResponse, raw, text
 from sanic_ext import openapi
 
 from backend.translog import keys, service
@@ -13,6 +13,7 @@ from backend.translog.schemas import (
     EntriesQuery,
     EntriesRead,
     InclusionQuery,
+    LeavesQuery,
     ProofRead,
 )
 
@@ -60,6 +61,22 @@ async def get_log_entries(request: Request, code: str) -> HTTPResponse:
     """The log's leaves: the exact bytes hashed (base64) and their fields."""
     query = parse_query(request, EntriesQuery)
     return json_bytes(await service.entries(code=code, start=query.start, end=query.end))
+
+
+@bp.get("/orgs/<code:str>/log/leaves")
+@openapi.tag("transparency")
+@query_params(LeavesQuery)
+@openapi.response(
+    200,
+    {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "Leaves [start, end), at most 16,384: each a 4-byte big-endian length and the exact bytes hashed",
+)
+@refuses(404, 422)
+async def get_log_leaves(request: Request, code: str) -> HTTPResponse:
+    """The log's leaves, compact: what gongxin-verify reads to recompute a whole log."""
+    query = parse_query(request, LeavesQuery)
+    body = await service.leaves(code=code, start=query.start, end=query.end)
+    return raw(body, content_type="application/octet-stream")
 
 
 @bp.get("/orgs/<code:str>/log/proof/inclusion")

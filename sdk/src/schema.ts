@@ -546,6 +546,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/volunteer-proofs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List My Volunteer Proofs */
+        get: operations["listMyVolunteerProofs"];
+        put?: never;
+        /** Request Volunteer Proof */
+        post: operations["requestVolunteerProof"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/volunteer-proofs/{proof_id}/qrcode.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Volunteer Proof Qrcode Png */
+        get: operations["getVolunteerProofQrcodePng"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs": {
         parameters: {
             query?: never;
@@ -812,6 +847,23 @@ export interface paths {
         };
         /** Get Log Key */
         get: operations["getLogKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{code}/log/leaves": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Log Leaves */
+        get: operations["getLogLeaves"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1160,6 +1212,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/postings/{posting_id}/checkin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open Posting Checkin */
+        post: operations["openPostingCheckin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/postings/{posting_id}/close": {
         parameters: {
             query?: never;
@@ -1502,6 +1571,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/wechat/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Verify Push Url */
+        get: operations["verifyPushUrl"];
+        put?: never;
+        /** Receive Push */
+        post: operations["receivePush"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1579,6 +1666,23 @@ export interface paths {
         };
         /** Readyz */
         get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Volunteer Proof Page */
+        get: operations["volunteerProofPage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3112,6 +3216,75 @@ export interface components {
             /** Radius M */
             radius_m: number;
         };
+        /** PostingCheckinOpen */
+        PostingCheckinOpen: {
+            /**
+             * Code Interval S
+             * @default null
+             */
+            code_interval_s?: number | null;
+            /**
+             * Late After Minutes
+             * @description After the start
+             * @default 10
+             */
+            late_after_minutes?: number;
+            /**
+             * Opens Minutes Before
+             * @default 30
+             */
+            opens_minutes_before?: number;
+            /**
+             * Radius M
+             * @description Geofence around the posting's coordinates (if it has any)
+             * @default 200
+             */
+            radius_m?: number;
+        };
+        /** PostingCheckinRead */
+        PostingCheckinRead: {
+            /**
+             * Activity Id
+             * @description The party-building check-in activity the codes belong to
+             */
+            activity_id: number;
+            /**
+             * Checkin Path
+             * @description Where a volunteer sends the scanned code
+             */
+            checkin_path: string;
+            /**
+             * Closes At
+             * Format: date-time
+             */
+            closes_at: string;
+            /** Code Interval S */
+            code_interval_s: number;
+            /**
+             * Code Path
+             * @description Where the organizer's phone gets the rotating code
+             */
+            code_path: string;
+            /**
+             * Geofence
+             * @description False when the posting has no coordinates
+             */
+            geofence: boolean;
+            /**
+             * Late After
+             * Format: date-time
+             */
+            late_after: string;
+            /**
+             * Opens At
+             * Format: date-time
+             */
+            opens_at: string;
+            /** Posting Id */
+            posting_id: number;
+            /** Radius M */
+            radius_m: number;
+        };
         /** PostingCreate */
         PostingCreate: {
             /** @default first_come */
@@ -3195,8 +3368,17 @@ export interface components {
             ends_at: string;
             /** Id */
             id: number;
-            /** Images */
+            /**
+             * Images
+             * @description The images WeChat's media check passed (a draft: all)
+             */
             images: string[];
+            /**
+             * Images Withheld
+             * @description Images not shown: their check is pending, or it did not pass
+             * @default 0
+             */
+            images_withheld?: number;
             kind: components["schemas"]["PostingKind"];
             /** Latitude */
             latitude: number | null;
@@ -3479,6 +3661,37 @@ export interface components {
             /** Title */
             title: string;
         };
+        /**
+         * ProofContent
+         * @description Exactly what the token's digest covers (canonical JSON: keys sorted, no spaces, UTF-8).
+         */
+        ProofContent: {
+            /** @description The scope asked for; null: every organization */
+            organization: components["schemas"]["ProofOrganization"] | null;
+            /** Records */
+            records: components["schemas"]["ProofRecord"][];
+            /** Total Minutes */
+            total_minutes: number;
+            /**
+             * Type
+             * @constant
+             */
+            type: "gongxin.volunteer_service_proof";
+            /** Version */
+            version: number;
+            /**
+             * Volunteer
+             * @description The volunteer's name as the public sees it (张*)
+             */
+            volunteer: string;
+        };
+        /** ProofOrganization */
+        ProofOrganization: {
+            /** Credit Code */
+            credit_code: string;
+            /** Name */
+            name: string;
+        };
         /** ProofRead */
         ProofRead: {
             /**
@@ -3486,6 +3699,28 @@ export interface components {
              * @description Base64 SHA-256 hashes, in RFC 6962 order
              */
             hashes: string[];
+        };
+        /** ProofRecord */
+        ProofRecord: {
+            /** Credit Code */
+            credit_code: string;
+            /**
+             * Date
+             * @description The day it began, Beijing time (YYYY-MM-DD)
+             */
+            date: string;
+            /**
+             * Minutes
+             * @description Service recorded, in minutes
+             */
+            minutes: number;
+            /** Organization */
+            organization: string;
+            /**
+             * Title
+             * @description The volunteer posting's title
+             */
+            title: string;
         };
         /** ProposalDecision */
         ProposalDecision: {
@@ -3557,6 +3792,20 @@ export interface components {
             keys: components["schemas"]["PublishedKeyRead"][];
             /** Log Keys */
             log_keys: components["schemas"]["PublishedLogKey"][];
+            /**
+             * Proof Content
+             * @description How the proof content is encoded before its SHA-256 is taken
+             */
+            proof_content: string;
+            /** Proof Signed Message */
+            proof_signed_message: string;
+            /**
+             * Proof Token Format
+             * @description A volunteer service proof's token (signed with the same keys)
+             */
+            proof_token_format: string;
+            /** Proof Url Path */
+            proof_url_path: string;
             /** Signed Message */
             signed_message: string;
             /** Token Format */
@@ -3881,6 +4130,12 @@ export interface components {
         };
         /** ServiceSheet */
         ServiceSheet: {
+            /**
+             * Checkin Activity Id
+             * @description The check-in held for the posting (POST .../checkin), if any
+             * @default null
+             */
+            checkin_activity_id?: number | null;
             /** Posting Id */
             posting_id: number;
             /** Rows */
@@ -3896,6 +4151,17 @@ export interface components {
         /** ServiceSheetRow */
         ServiceSheetRow: {
             /**
+             * Checked In
+             * @description Checked in by scanning the code; null: the posting held no check-in
+             * @default null
+             */
+            checked_in?: boolean | null;
+            /**
+             * Checked In At
+             * @default null
+             */
+            checked_in_at?: string | null;
+            /**
              * Hours
              * @description Recorded hours; null: not recorded yet
              */
@@ -3904,6 +4170,12 @@ export interface components {
             nickname: string;
             /** Note */
             note: string;
+            /**
+             * Prefill Hours
+             * @description The hours to prefill: the posting's length, 0 for who did not check in
+             * @default 0
+             */
+            prefill_hours?: number;
             /**
              * Signed Up
              * @description A confirmed sign-up to the posting
@@ -4126,13 +4398,19 @@ export interface components {
             /** Checked At */
             checked_at: string;
             organization: components["schemas"]["Profile"] | null;
+            /**
+             * @description A volunteer service proof's public content (only when genuine)
+             * @default null
+             */
+            proof?: components["schemas"]["VolunteerProofPublic"] | null;
             /** Reasons */
             reasons: components["schemas"]["VerifyReason"][];
             /**
              * Verdict
+             * @description An organization's code: its standing; a volunteer service proof: genuine or not_genuine
              * @enum {string}
              */
-            verdict: "good_standing" | "warnings" | "not_in_good_standing" | "not_genuine";
+            verdict: "good_standing" | "warnings" | "not_in_good_standing" | "genuine" | "not_genuine";
         };
         /** VolunteerHours */
         VolunteerHours: {
@@ -4140,6 +4418,77 @@ export interface components {
             items: components["schemas"]["VolunteerRecord"][];
             /** Total Hours */
             total_hours: number;
+        };
+        /** VolunteerProofCreate */
+        VolunteerProofCreate: {
+            /**
+             * Organization
+             * @description A credit code: prove only this organization's records; null or absent: all of them
+             * @default null
+             */
+            organization?: string | null;
+        };
+        /** VolunteerProofList */
+        VolunteerProofList: {
+            /** Items */
+            items: components["schemas"]["VolunteerProofRead"][];
+        };
+        /** VolunteerProofPublic */
+        VolunteerProofPublic: {
+            content: components["schemas"]["ProofContent"];
+            /**
+             * Digest
+             * @description SHA-256 of the canonical content, base64url, as signed in the token
+             */
+            digest: string;
+            /** Id */
+            id: number;
+            /** Issued At */
+            issued_at: string;
+            /** Kid */
+            kid: string;
+            /** Token */
+            token: string;
+            /** Total Hours */
+            total_hours: number;
+            /**
+             * Url
+             * @description What the proof's QR code encodes: its H5 page, verified at /api/v1/verify
+             */
+            url: string;
+        };
+        /** VolunteerProofRead */
+        VolunteerProofRead: {
+            content: components["schemas"]["ProofContent"];
+            /**
+             * Digest
+             * @description SHA-256 of the canonical content, base64url, as signed in the token
+             */
+            digest: string;
+            /** Id */
+            id: number;
+            /** Issued At */
+            issued_at: string;
+            /** Kid */
+            kid: string;
+            /** Revoke Reason */
+            revoke_reason: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "valid" | "revoked";
+            /** Token */
+            token: string;
+            /** Total Hours */
+            total_hours: number;
+            /**
+             * Url
+             * @description What the proof's QR code encodes: its H5 page, verified at /api/v1/verify
+             */
+            url: string;
         };
         /** VolunteerRecord */
         VolunteerRecord: {
@@ -6543,6 +6892,201 @@ export interface operations {
             };
         };
     };
+    listMyVolunteerProofs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One's own proofs, newest first, each valid or revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerProofList"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    requestVolunteerProof: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VolunteerProofCreate"];
+            };
+        };
+        responses: {
+            /** @description The same records' proof, already issued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerProofRead"];
+                };
+            };
+            /** @description Issued: a new signed proof */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VolunteerProofRead"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getVolunteerProofQrcodePng: {
+        parameters: {
+            query?: {
+                /** @description Pixels, quiet zone included */
+                size?: number;
+            };
+            header?: never;
+            path: {
+                proof_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PNG image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": ArrayBuffer;
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     searchOrgs: {
         parameters: {
             query?: {
@@ -7936,6 +8480,60 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getLogLeaves: {
+        parameters: {
+            query?: {
+                /** @description One past the last index; at most 16,384 a page */
+                end?: number;
+                /** @description The first index */
+                start?: number;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Leaves [start, end), at most 16,384: each a 4-byte big-endian length and the exact bytes hashed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": ArrayBuffer;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9397,6 +9995,113 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PostingRead"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    openPostingCheckin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                posting_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostingCheckinOpen"];
+            };
+        };
+        responses: {
+            /** @description Opened earlier: that same check-in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostingCheckinRead"];
+                };
+            };
+            /** @description Opened: show the rotating code, volunteers scan it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostingCheckinRead"];
                 };
             };
             /** @description Malformed request (for example invalid JSON) */
@@ -11099,13 +11804,125 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The verdict; a forged or revoked code is not_genuine */
+            /** @description The verdict; a forged, altered or revoked code or proof is not_genuine */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["VerifyResult"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verifyPushUrl: {
+        parameters: {
+            query: {
+                echostr: string;
+                nonce: string;
+                signature: string;
+                timestamp: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description echostr, when the signature is WeChat's */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    receivePush: {
+        parameters: {
+            query: {
+                nonce: string;
+                signature: string;
+                timestamp: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Malformed request (for example invalid JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The request breaks a schema or a rule */
@@ -11275,6 +12092,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthRead"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    volunteerProofPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The proof's page, in Chinese */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */

@@ -50,6 +50,11 @@ MEMBER_OWN = {
     ("POST", "api/v1/postings/<posting_id:int>/signups"),
     ("DELETE", "api/v1/postings/<posting_id:int>/signups/me"),
     ("DELETE", "api/v1/orgs/<code:str>/members/me"),
+    # a volunteer asking for a proof of their own service records (a correction by staff that revokes
+    # one is audited with the correction: tests/recruitment/test_proofs.py)
+    ("POST", "api/v1/me/volunteer-proofs"),
+    # WeChat's message push (its signature checked): a media check's verdict, no user behind it
+    ("POST", "api/v1/wechat/push"),
 }
 
 
@@ -139,6 +144,18 @@ def _import_csv(name: str) -> bytes:
 IMPORTED = make_code(region="440305")
 
 CASES = [
+    Case(
+        "POST",
+        "api/v1/postings/<posting_id:int>/checkin",
+        "posting.checkin_open",
+        "staff",
+        lambda w: _then(
+            _posting(w, kind="volunteer"),
+            lambda i: w.call("staff", "post", f"/postings/{i}/checkin", json={}),
+        ),
+        before=False,
+        reason=None,
+    ),
     Case(
         "PUT",
         "api/v1/postings/<posting_id:int>/service-records",
@@ -740,3 +757,33 @@ async def test_an_import_that_changes_a_row_says_what_it_was(world):
     entry = await AuditEntry.filter(action="organization.import_update").get()
     assert entry.actor_id == world.ids["officer"]
     assert entry.before["name"] == "南山区旧名协会" and entry.after["name"] == "南山区新名协会"
+
+
+async def _count(action: str, since: int) -> int:
+    return await AuditEntry.filter(id__gt=since, action=action).count()
+
+
+async def test_a_listing_change_is_audited_once_by_either_path(world):
+    """A direct listing, its removal and a confirmed proposal each write exactly one entry."""
+    last = await AuditEntry.all().order_by("-id").first()
+    since = last.id if last else 0
+    listed = await _listing(world)
+    assert listed.status_code == 200, listed.text
+    assert await _count("credit.list", since) == 1
+    removed = await world.call(
+        "officer", "post", f"/orgs/{world.code}/listings/{listed.json()['id']}/removal", json={"reason": WHY}
+    )
+    assert removed.status_code == 200, removed.text
+    assert await _count("credit.remove", since) == 1
+
+    proposal = await _proposal(world)
+    since = (await AuditEntry.all().order_by("-id").first()).id
+    decided = await world.call(
+        "officer", "post", f"/credit/proposals/{proposal}/decision", json={"confirm": True, "reason": WHY}
+    )
+    assert decided.status_code == 200, decided.text
+    entries = await AuditEntry.filter(id__gt=since).exclude(action="credit.proposal_rejected")
+    listing_entries = [e for e in entries if e.action in ("credit.list", "credit.remove")]
+    assert len(listing_entries) == 1, [(e.action, e.after) for e in entries]
+    assert listing_entries[0].actor_id == world.ids["officer"]
+    assert listing_entries[0].after

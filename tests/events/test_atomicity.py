@@ -23,7 +23,7 @@ from backend.partybuilding.models import Activity, Branch, BranchMember, Checkin
 from backend.partybuilding.schemas import ActivityCreate, CheckinCreate
 from backend.wechat.client import WeChatService
 from backend.wechat.emulator import openid_for
-from tests.factories import make_authority, make_org, make_user
+from tests.factories import make_authority, make_open_activity, make_org, make_user
 
 TRIGGER = "guard_injected_failure"
 
@@ -57,25 +57,7 @@ async def inserts_fail(table: str) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def activity(db) -> Activity:
-    org = await make_org(await make_authority("440300"))
-    now = datetime.now(UTC)
-    return await Activity.create(
-        organization=org,
-        kind="theme_day",
-        title="原子性",
-        starts_at=now,
-        ends_at=now + timedelta(hours=1),
-        place="市民中心",
-        latitude=22.5431,
-        longitude=114.0579,
-        radius_m=200,
-        checkin_opens_at=now - timedelta(hours=1),
-        checkin_closes_at=now + timedelta(hours=1),
-        late_after=now + timedelta(hours=1),
-        expected="open",
-        code_secret="a" * 43,
-        code_interval_s=60,
-    )
+    return await make_open_activity(title="原子性")
 
 
 async def _scan(activity: Activity, member) -> tuple[object, bool]:

@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from backend.events.models import OutboxEvent
 from backend.partybuilding import rotating_code
-from backend.partybuilding.models import Activity, Checkin
-from tests.factories import make_authority, make_org, make_user
+from backend.partybuilding.models import Checkin
+from tests.factories import make_open_activity, make_user
 
 SCRIPT = """
 import asyncio, json, sys
@@ -40,25 +40,8 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.arg
 
 
 async def test_processes_racing_on_the_same_members_record_each_once(db: str):
-    org = await make_org(await make_authority("440300"))
+    activity = await make_open_activity(title="跨进程签到")
     now = datetime.now(UTC)
-    activity = await Activity.create(
-        organization=org,
-        kind="theme_day",
-        title="跨进程签到",
-        starts_at=now,
-        ends_at=now + timedelta(hours=1),
-        place="市民中心",
-        latitude=22.5431,
-        longitude=114.0579,
-        radius_m=200,
-        checkin_opens_at=now - timedelta(hours=1),
-        checkin_closes_at=now + timedelta(hours=1),
-        late_after=now + timedelta(hours=1),
-        expected="open",
-        code_secret="c" * 43,
-        code_interval_s=60,
-    )
     users = [await make_user() for _ in range(15)]
     code = rotating_code.current(
         secret=activity.code_secret, activity_id=activity.id, interval_s=60, now=now

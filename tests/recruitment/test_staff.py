@@ -141,7 +141,11 @@ async def test_approval_postings_hold_signups_pending_until_staff_decide(client,
     )
     assert (again.status_code, error_code(again)) == (409, "signup.already_decided")
     kinds = [e.kind for e in await OutboxEvent.all().order_by("id")]
-    assert kinds == ["signup.pending"] * 3 + ["signup.approved", "signup.waitlisted", "signup.rejected"]
+    assert kinds == ["posting.reminder_due"] + ["signup.pending"] * 3 + [
+        "signup.approved",
+        "signup.waitlisted",
+        "signup.rejected",
+    ]
     rejected = await OutboxEvent.get(kind="signup.rejected")
     assert rejected.payload["reason"] == "名额有限"
     assert await AuditEntry.filter(action="signup.decision").count() == 3

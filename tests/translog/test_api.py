@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
+import pytest
 from tortoise.transactions import in_transaction
 
 import gongxin_verify as gv
@@ -83,6 +84,31 @@ async def test_entries_are_the_exact_bytes_with_their_fields_paged_by_a_thousand
     assert [e["index"] for e in rest] == [1000, 1001, 1002]
     assert (await client.get(f"{base}?start=1003")).json() == {"entries": []}
     assert (await client.get(f"{base}?start=-1")).status_code == 422
+
+
+async def test_leaves_are_the_exact_bytes_compact_and_paged_by_16384(client, db, settings):
+    org = await _log_of(3, settings)
+    base = f"/api/v1/orgs/{org.credit_code}/log/leaves"
+    r = await client.get(f"{base}?start=1&end=3")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    one, two = b'{"v":1,"type":"t","n":1}', b'{"v":1,"type":"t","n":2}'
+    # The count, each length (4 bytes big-endian), then the bytes: what gongxin-verify splits.
+    assert r.content == b"\0\0\0\x02" + len(one).to_bytes(4, "big") + len(two).to_bytes(4, "big") + one + two
+    assert gv.split_leaves(r.content) == [one, two]
+    assert gv.split_leaves((await client.get(f"{base}?start=3")).content) == []
+    assert (await client.get(f"{base}?start=-1")).status_code == 422
+    assert (await client.get("/api/v1/orgs/51440300MJX9999999/log/leaves")).status_code == 404
+    for cut in (r.content[:-1], r.content[:9], b"\0\0"):  # cut in the bytes, in the lengths, in the count
+        with pytest.raises(gv.Mismatch):
+            gv.split_leaves(cut)
+
+
+async def test_a_page_of_leaves_stops_at_16384(client, db, settings):
+    org = await make_org()
+    async with in_transaction():
+        await translog.append_many(org.id, [b"%d" % i for i in range(16_390)])
+    page = gv.split_leaves((await client.get(f"/api/v1/orgs/{org.credit_code}/log/leaves")).content)
+    assert page == [b"%d" % i for i in range(16_384)]
 
 
 async def test_proofs_are_base64_hashes_that_verify(client, db, settings):

@@ -223,3 +223,63 @@ async def test_the_integrator_is_idempotent(db, settings):
     await checkpoint_now(settings)
     assert await integrate.integrate_pending(name=NAME, cipher=cipher(settings)) == 0
     assert await Checkpoint.filter(organization_id=org.id).count() == 1
+
+
+async def test_a_kept_right_edge_tile_is_read_again_once_the_log_grows(db, settings):
+    # The process keeps the tile of the last leaf and the tiles above level 0; a copy kept at size
+    # 300 lacks the nodes written later: they are read again, never taken as missing or stale.
+    org = await make_org()
+    from tortoise.transactions import in_transaction
+
+    data = [b"grow %d" % i for i in range(600)]
+    hashes = [gv.leaf_hash(d) for d in data]
+    for start, end in ((0, 300), (300, 600)):
+        async with in_transaction():
+            await translog.append_many(org.id, data[start:end])
+        await checkpoint_now(settings)
+        size = (await Tree.get(organization_id=org.id)).size
+        assert size == end
+        root = gv.root_of_hashes(hashes[:size])
+        for index in (0, 257, 299, size - 1):
+            proof = await service.inclusion_proof_of(org.id, index=index, size=size)
+            gv.verify_inclusion(index, size, hashes[index], proof, root)
+        proof = await service.consistency_proof_of(org.id, first=299, second=size)
+        gv.verify_consistency(299, size, gv.root_of_hashes(hashes[:299]), root, proof)
+
+
+async def test_nodes_stored_before_tiles_are_copied_into_tiles_by_the_migration(db, settings):
+    import importlib
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from tortoise import connections
+
+    from backend.translog.models import Log, Node, Tile
+
+    migration = importlib.import_module("migrations.models.0010_logperf")
+    org = await make_org()
+    data = [b"old %d" % i for i in range(300)]
+    hashes = [gv.leaf_hash(d) for d in data]
+    size, frontier, made = merkle.append(0, [], hashes)
+    now = datetime.now(UTC)
+    # The layout of 0008: leaves, one row per perfect subtree, the tree; no tiles.
+    await Leaf.bulk_create(
+        [
+            Leaf(organization_id=org.id, idx=i, data=d, hash=h, appended_at=now)
+            for i, (d, h) in enumerate(zip(data, hashes, strict=True))
+        ]
+    )
+    await Node.bulk_create([Node(organization_id=org.id, level=lv, idx=i, hash=h) for lv, i, h in made])
+    await Log.create(organization_id=org.id, next_index=size)
+    await Tree.create(
+        organization_id=org.id, size=size, root=merkle.root_of(frontier), frontier=b"".join(frontier)
+    )
+    assert not await Tile.filter(organization_id=org.id).exists()
+    await migration.copy_nodes_into_tiles(None, SimpleNamespace(client=connections.get("default")))
+    for n in (size, 256, 100):
+        root = gv.root_of_hashes(hashes[:n])
+        for index in (0, n // 2, n - 1):
+            proof = await service.inclusion_proof_of(org.id, index=index, size=n)
+            gv.verify_inclusion(index, n, hashes[index], proof, root)
+        proof = await service.consistency_proof_of(org.id, first=7, second=n)
+        gv.verify_consistency(7, n, gv.root_of_hashes(hashes[:7]), root, proof)

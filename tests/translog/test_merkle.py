@@ -172,3 +172,52 @@ def test_no_proof_is_built_for_a_leaf_outside_the_tree_or_from_an_empty_tree() -
     for first, second in ((0, 5), (6, 5), (-1, 5)):
         with pytest.raises(merkle.ProofError, match="no consistency proof"):
             merkle.consistency_ranges(first, second)
+
+
+class _Tiles(dict):
+    """Nodes read back from tiles, as the service reads them (a Mapping of node to hash)."""
+
+    def __init__(self, tiles: dict[merkle.Tile, bytes]) -> None:
+        super().__init__()
+        self.tiles = tiles
+
+    def __missing__(self, node: merkle.Node) -> bytes:
+        tile, offset = merkle.tile_of(node)
+        value = merkle.node_in_tile(self.tiles.get(tile, b""), offset)
+        if value is None:
+            raise KeyError(node)
+        return value
+
+
+def test_tiles_hold_every_node_at_its_own_place_and_proofs_read_from_them_verify() -> None:
+    # 65,541 leaves: three tile levels, partial tiles at each, sizes around 256 and 65,536.
+    hashes = [merkle.leaf_hash(b"%d" % i) for i in range(65_541)]
+    tiles: dict[merkle.Tile, bytes] = {}
+    size, frontier = 0, []
+    for batch in (1, 255, 1, 300, 65_000 - 557, 3_984):  # integrated in uneven batches
+        new = hashes[size : size + batch]
+        size_after, frontier, made = merkle.append(size, frontier, new)
+        for tile, patches in merkle.tile_patches(
+            [(0, size + i, h) for i, h in enumerate(new)] + made
+        ).items():
+            tiles[tile] = merkle.patch_tile(tiles.get(tile), patches)
+        size = size_after
+    assert size == len(hashes)
+    _, _, made = merkle.append(0, [], hashes)
+    stored = _Tiles(tiles)
+    offsets = {merkle.tile_of((level, index)) for level, index, _ in made}
+    assert len(offsets) == len(made)  # no two nodes share a place
+    assert all(stored[(level, index)] == h for level, index, h in made)
+    for n in (1, 255, 256, 257, 511, 512, 65_535, 65_536, 65_541):
+        root = gongxin_verify.root_of_hashes(hashes[:n])
+        assert merkle.fold([stored[node] for node in merkle.root_nodes(n)]) == root
+        for index in {0, n // 3, n - 1}:
+            proof = merkle.range_hashes(merkle.inclusion_ranges(index, n), stored)
+            gongxin_verify.verify_inclusion(index, n, hashes[index], proof, root)
+        for first in {1, 255, 256, 300, n // 2 or 1, n}:
+            if first <= n:
+                first_root = gongxin_verify.root_of_hashes(hashes[:first])
+                proof = merkle.range_hashes(merkle.consistency_ranges(first, n), stored)
+                gongxin_verify.verify_consistency(first, n, first_root, root, proof)
+    with pytest.raises(KeyError):
+        stored[(0, 65_541)]  # not written: zero bytes in its tile
