@@ -49,10 +49,37 @@ LEG_MODULES = {
 }
 
 
+# The modules that take longest (they start servers, browsers, schemathesis or many CLI processes),
+# longest first, as measured with --durations on the embedded leg (2026-12-02). `make test` runs
+# them first (pytest-xdist --dist loadfile --no-loadscope-reorder hands out modules in collection
+# order), so that the many short modules fill the workers around them instead of one worker
+# finishing a long module alone at the end. Only the order changes: every test still runs.
+LONG_MODULES = [
+    "tests/e2e/test_revocation.py",
+    "tests/contract/test_contract.py",
+    "tests/test_cli.py",
+    "tests/h5/test_render.py",
+    "tests/recruitment/test_two_servers.py",
+    "tests/sdk/test_sdk.py",
+    "tests/e2e/test_outages.py",
+    "tests/e2e/test_resilience.py",
+    "tests/test_demo.py",
+    "tests/e2e/test_server.py",
+    "tests/test_migrations.py",
+    "tests/audit/test_coverage.py",
+    "tests/registry/test_import_apply.py",
+    "tests/notifications/test_faults.py",
+    "tests/registry/test_qrtoken.py",
+]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    rank = {module: i for i, module in enumerate(LONG_MODULES)}
+    # A stable sort: the long modules first, everything else after them in collection order.
+    items.sort(key=lambda item: rank.get(Path(str(item.path)).relative_to(root).as_posix(), len(rank)))
     if not os.environ.get("TEST_DATABASE_URL"):
         return
-    root = Path(str(config.rootpath))
     keep, skip = [], []
     for item in items:
         module = Path(str(item.path)).relative_to(root).as_posix()
