@@ -191,6 +191,8 @@ def settings(database_url: str, emulator: WeChatEmulator) -> Settings:
         # Every test logs in from one address; the limit's own test counts up to this.
         login_rate_limit_per_minute=100,
         log_level="WARNING",
+        # Not the default var/demo-qr.png, which `gongxin demo-data` in other tests' servers writes.
+        demo_qr_path=Path(tempfile.mkdtemp(prefix="gongxin-test-qr-")) / "demo-qr.png",
     )
 
 
