@@ -16,7 +16,8 @@ from tests.migrated import migrated_sqlite
 
 
 def gongxin(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite://{db}"}
+    # The demo's QR image beside the database, not in var/ where other tests' demo data goes.
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{db}", "DEMO_QR_PATH": str(db.parent / "demo-qr.png")}
     env.pop("REDIS_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "backend.cli", *args], env=env, capture_output=True, text=True, timeout=120
