@@ -22,7 +22,9 @@ run: install
 # The embedded leg always; the PostgreSQL + Redis leg too when TEST_DATABASE_URL is set (CI sets it).
 # Each leg runs in TEST_WORKERS processes (pytest-xdist), a test file's tests in one of them.
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+# --no-loadscope-reorder: modules are handed out in collection order, the longest first (LONG_MODULES
+# in tests/conftest.py), not by their number of tests (which left a single-test server module last).
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: install
 	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PYTEST)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \

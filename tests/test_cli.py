@@ -1,4 +1,8 @@
-"""The console command: migrate, demo-data (idempotent), grant, revoke."""
+"""The console command: demo-data (idempotent), grant, revoke.
+
+Each test starts from a copy of what `gongxin migrate` makes of an empty database (tests/migrated.py);
+tests/test_migrations.py covers that command.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.migrated import migrated_sqlite
+
 
 def gongxin(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite://{db}"}
+    # The demo's QR image beside the database, not in var/ where other tests' demo data goes.
+    env = {**os.environ, "DATABASE_URL": f"sqlite://{db}", "DEMO_QR_PATH": str(db.parent / "demo-qr.png")}
     env.pop("REDIS_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "backend.cli", *args], env=env, capture_output=True, text=True, timeout=120
@@ -23,8 +30,7 @@ def count(db: Path, table: str) -> int:
 
 
 def test_demo_data_twice_adds_nothing_the_second_time(tmp_path: Path):
-    db = tmp_path / "demo.sqlite3"
-    assert gongxin("migrate", db=db).returncode == 0
+    db = migrated_sqlite(tmp_path / "demo.sqlite3")
     first = gongxin("demo-data", db=db)
     counts = {t: count(db, t) for t in ("authorities", "organizations")}
     second = gongxin("demo-data", db=db)
@@ -35,8 +41,7 @@ def test_demo_data_twice_adds_nothing_the_second_time(tmp_path: Path):
 
 
 def test_grant_commands_give_roles_and_are_audited(tmp_path: Path):
-    db = tmp_path / "grant.sqlite3"
-    gongxin("migrate", db=db)
+    db = migrated_sqlite(tmp_path / "grant.sqlite3")
     gongxin("demo-data", db=db)
     with sqlite3.connect(db) as conn:
         org_code = conn.execute("SELECT credit_code FROM organizations LIMIT 1").fetchone()[0]
@@ -59,8 +64,7 @@ def test_grant_commands_give_roles_and_are_audited(tmp_path: Path):
 
 
 def test_revoke_commands_take_roles_and_sessions_away_and_are_audited(tmp_path: Path):
-    db = tmp_path / "revoke.sqlite3"
-    gongxin("migrate", db=db)
+    db = migrated_sqlite(tmp_path / "revoke.sqlite3")
     gongxin("demo-data", db=db)
     with sqlite3.connect(db) as conn:
         org_code = conn.execute("SELECT credit_code FROM organizations LIMIT 1").fetchone()[0]
@@ -113,8 +117,7 @@ def test_revoke_commands_take_roles_and_sessions_away_and_are_audited(tmp_path: 
 
 
 def test_grant_to_an_unknown_authority_says_so(tmp_path: Path):
-    db = tmp_path / "unknown.sqlite3"
-    gongxin("migrate", db=db)
+    db = migrated_sqlite(tmp_path / "unknown.sqlite3")
     result = gongxin("grant", "officer", "--user", "dev-alice", "--authority", "990000", db=db)
     assert result.returncode != 0
     assert "登记管理机关不存在" in result.stderr

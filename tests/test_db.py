@@ -64,3 +64,28 @@ async def test_a_server_pool_opens_its_minimum_and_binds_the_batch_without_intro
         await client.close()
     assert opened == 3
     assert introspected == []
+
+
+async def test_the_clean_state_empties_every_table_but_regions_and_restarts_ids(db, on_postgres):
+    """What tests/conftest.py's _clean_state does to the database (TRUNCATE ... RESTART IDENTITY, or
+    its faster equivalent on PostgreSQL): nothing of one test is left for the next. Ids restart on
+    PostgreSQL (RESTART IDENTITY); SQLite's AUTOINCREMENT counters are kept."""
+    from tortoise import Tortoise
+
+    from backend.registry.models import Region
+    from tests.conftest import _truncate_all
+    from tests.factories import make_org, make_user
+
+    regions = await Region.all().count()
+    org = await make_org()  # an organization, its authority and what comes with them
+    await make_user()
+    await make_user()
+    assert org.id >= 1
+    await _truncate_all()
+    models = [m for m in Tortoise.apps["models"].values() if m._meta.db_table != "regions"]
+    counts = {m._meta.db_table: await m.all().count() for m in models}
+    assert set(counts.values()) == {0}, {t: n for t, n in counts.items() if n}
+    assert await Region.all().count() == regions > 0
+    if on_postgres:
+        assert (await make_user()).id == 1
+        assert (await make_org()).id == 1

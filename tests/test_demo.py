@@ -123,10 +123,10 @@ async def test_a_failing_step_costs_its_own_lines_only(db, cache, settings):
 
 def test_make_run_comes_up_after_the_demo_code_was_revoked(tmp_path):
     """The report of issue 17, at the console: revoke the demo code, then `gongxin demo-data` again."""
+    from tests.migrated import migrated_sqlite
     from tests.test_cli import gongxin
 
-    db = tmp_path / "demo.sqlite3"
-    assert gongxin("migrate", db=db).returncode == 0
+    db = migrated_sqlite(tmp_path / "demo.sqlite3")
     assert gongxin("demo-data", db=db).returncode == 0
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE qr_code_versions SET revoked_at = CURRENT_TIMESTAMP, revoke_reason = '试一试'")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from tests.faults import free_port, wait_until
+from tests.migrated import migrated_sqlite
 
 CLI = [sys.executable, "-m", "backend.cli"]
 
@@ -66,6 +67,10 @@ class RunningServer:
                 self.env.pop(name, None)
         # `gongxin migrate` then `gongxin demo-data`, in one interpreter (each start imports the app).
         prepare = "from backend import cli; cli.main(['migrate']); print('--'); cli.main(['demo-data'])"
+        if "DATABASE_URL" not in settings:
+            # A SQLite file of its own: a copy of the migrated empty database (tests/migrated.py).
+            migrated_sqlite(tmp / f"server-{self.port}.sqlite3")
+            prepare = "from backend import cli; print('--'); cli.main(['demo-data'])"
         output = subprocess.run(
             [sys.executable, "-c", prepare],
             env=self.env,

@@ -53,6 +53,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PORT": str(port),
         "WECHAT_API_BASE": f"http://127.0.0.1:{emulator_port}",
         "LOG_FORMAT": "json",
+        # Its own image: other tests write the default path (var/demo-qr.png) at the same time.
+        "DEMO_QR_PATH": str(tmp / "demo-qr.png"),
     }
     env.pop("REDIS_URL", None)
     cli = [sys.executable, "-m", "backend.cli"]
