@@ -312,13 +312,20 @@ async def demo_posting(demo: Demo) -> list[str]:
     return await recruitment_demo.load(settings=demo.settings, org_code=DEMO_ORG_CODE)
 
 
+async def demo_volunteer_proof(demo: Demo) -> list[str]:
+    """A past volunteer activity with a volunteer's recorded hours and her signed proof of them."""
+    return await recruitment_demo.load_served(
+        settings=demo.settings, cipher=demo.cipher, org_code=DEMO_ORG_CODE
+    )
+
+
 # A capability adds its demo data here: ("its name", [its steps]).
 SECTIONS: list[tuple[str, list[Step]]] = [
     ("registry", [reference_data, organizations, officer_records, demo_code]),
     ("accounts", [demo_users]),
     ("party building", [demo_activity]),
     ("donation disclosure", [demo_campaign]),
-    ("recruitment", [demo_posting]),
+    ("recruitment", [demo_posting, demo_volunteer_proof]),
     ("notifications", [notifications_where]),
 ]
 

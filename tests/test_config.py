@@ -22,6 +22,7 @@ GOOD_PRODUCTION = {
     "wechat_api_base": REAL_WECHAT_API,
     "wechat_appid": "wx0123456789abcdef",
     "wechat_secret": "a-real-secret",
+    "wechat_push_token": "a-real-push-token",
 }
 
 
@@ -52,6 +53,7 @@ def test_production_accepts_real_configuration():
         ({"public_base_url": "http://gongxin.example.cn"}, "PUBLIC_BASE_URL"),
         ({"public_base_url": None}, "PUBLIC_BASE_URL"),
         ({"public_base_url": "https://"}, "PUBLIC_BASE_URL"),
+        ({"wechat_push_token": "dev-push-token"}, "WECHAT_PUSH_TOKEN"),
     ],
 )
 def test_production_refuses_development_defaults(override, reason):

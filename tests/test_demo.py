@@ -176,3 +176,30 @@ async def test_a_demo_posting_someone_played_with_is_left_and_a_new_one_put_up(d
         change.get("status", "open"),
         change.get("confirmed_count", 0),
     )
+
+
+async def test_the_demo_has_a_volunteers_recorded_hours_and_a_genuine_proof_of_them(db, cache, settings):
+    from backend.audit.models import AuditEntry
+    from backend.recruitment import demo as recruitment_demo
+    from backend.recruitment import proofs
+    from backend.recruitment.models import ServiceRecord
+    from backend.recruitment.proofmodels import VolunteerProof
+    from backend.registry import qr
+
+    lines = await _load(settings, cache)
+    carol = await accounts_service.get_or_create_user_by_ref(ref="dev-carol", appid=settings.wechat_appid)
+    records = await ServiceRecord.filter(user_id=carol.id)
+    assert [r.minutes for r in records] == [180]
+    assert await AuditEntry.filter(action="service.record").count() == 1  # recorded as staff record it
+    proof = await VolunteerProof.get(user_id=carol.id)
+    url = next(line.split()[4] for line in lines if line.startswith("her proof of service:"))
+    assert url.endswith("/v/" + proof.token), url
+    keyring = qr.KeyRing()
+    verdict = await proofs.verify(
+        url=url, public_base_url=settings.public_base_url, keyring=keyring, now=datetime.now(UTC)
+    )
+    assert verdict["verdict"] == "genuine", verdict
+    assert verdict["proof"]["content"]["records"][0]["title"] == recruitment_demo.PAST_TITLE
+    await _load(settings, cache)  # a second run adds nothing: the same record, the same proof
+    assert await ServiceRecord.filter(user_id=carol.id).count() == 1
+    assert await VolunteerProof.filter(user_id=carol.id).count() == 1
