@@ -199,6 +199,11 @@ class ImageCheck(Model):
     suggest = fields.CharField(max_length=16, null=True)  # pass, review, risky; null until pushed
     label = fields.IntField(null=True)
     checked_at = fields.DatetimeField(null=True)
+    # A platform admin's decision on an image WeChat held for review (approved, rejected); null before.
+    decision = fields.CharField(max_length=16, null=True)
+    decided_by_id = fields.BigIntField(null=True)
+    decided_at = fields.DatetimeField(null=True)
+    decision_reason = fields.TextField(default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

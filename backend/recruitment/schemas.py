@@ -105,6 +105,28 @@ class PostingDecision(Strict):
     reason: str = Field(min_length=2, max_length=500)
 
 
+class ImageDecision(Strict):
+    approve: bool = Field(description="true: show the image; false: keep it withheld for good")
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class ImageCheckRead(BaseModel):
+    id: int
+    posting_id: int | None
+    url: str
+    position: int = Field(description="The image's place among the posting's images")
+    suggest: str | None = Field(description="WeChat's verdict: pass, review, risky; null until it arrives")
+    label: int | None
+    checked_at: datetime | None
+    decision: str | None = Field(description="approved or rejected by a platform admin; null before")
+    decision_reason: str
+    decided_at: datetime | None
+
+
+class ImageCheckPage(BaseModel):
+    items: list[ImageCheckRead]
+
+
 class SignupCreate(Strict):
     answers: dict[str, Any] = Field(default_factory=dict, description="Answer by question id")
 

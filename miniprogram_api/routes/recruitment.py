@@ -12,10 +12,13 @@ from sanic_ext import openapi
 from backend import tabular
 from backend.accounts.permissions import require_platform_admin
 from backend.errors import Unauthorized
-from backend.recruitment import checkin, service, volunteering
-from backend.recruitment.models import Posting
+from backend.recruitment import checkin, images, service, volunteering
+from backend.recruitment.models import ImageCheck, Posting
 from backend.recruitment.schemas import (
     ExportQuery,
+    ImageCheckPage,
+    ImageCheckRead,
+    ImageDecision,
     MemberList,
     MemberRead,
     MySignups,
@@ -153,6 +156,35 @@ async def decide_posting(request: Request, posting_id: int, body: PostingDecisio
         reminder_before=timedelta(minutes=_container(request).settings.posting_reminder_minutes),
     )
     return _posting(posting)
+
+
+def _image_check(check: ImageCheck) -> dict[str, Any]:
+    return ImageCheckRead.model_validate(check, from_attributes=True).model_dump(mode="json")
+
+
+@bp.get("/admin/image-checks")
+@openapi.tag(TAG)
+@login_required
+@requires(require_platform_admin)
+@responds(200, ImageCheckPage, "Posting images WeChat held for review, not decided yet, oldest first")
+async def list_images_in_review(request: Request) -> HTTPResponse:
+    """Posting images waiting for a platform admin's decision (platform admins)."""
+    held = await images.held_for_review(actor=request.ctx.user)
+    return json_bytes({"items": [_image_check(check) for check in held]})
+
+
+@bp.post("/admin/image-checks/<check_id:int>/decision")
+@openapi.tag(TAG)
+@login_required
+@requires(require_platform_admin)
+@json_body(ImageDecision)
+@responds(200, ImageCheckRead, "Shown (approved) or withheld for good (rejected)", *WRITES, 404, 422)
+async def decide_image(request: Request, check_id: int, body: ImageDecision) -> HTTPResponse:
+    """Show or keep withheld a posting image WeChat held for review (platform admins, audited)."""
+    check = await images.decide(
+        actor=request.ctx.user, check_id=check_id, approve=body.approve, reason=body.reason
+    )
+    return json_bytes(_image_check(check))
 
 
 @bp.get("/postings")

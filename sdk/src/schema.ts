@@ -136,6 +136,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/image-checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Images In Review */
+        get: operations["listImagesInReview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/image-checks/{check_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decide Image */
+        post: operations["decideImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/notifications/dead": {
         parameters: {
             query?: never;
@@ -2614,6 +2648,53 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** ImageCheckPage */
+        ImageCheckPage: {
+            /** Items */
+            items: components["schemas"]["ImageCheckRead"][];
+        };
+        /** ImageCheckRead */
+        ImageCheckRead: {
+            /** Checked At */
+            checked_at: string | null;
+            /** Decided At */
+            decided_at: string | null;
+            /**
+             * Decision
+             * @description approved or rejected by a platform admin; null before
+             */
+            decision: string | null;
+            /** Decision Reason */
+            decision_reason: string;
+            /** Id */
+            id: number;
+            /** Label */
+            label: number | null;
+            /**
+             * Position
+             * @description The image's place among the posting's images
+             */
+            position: number;
+            /** Posting Id */
+            posting_id: number | null;
+            /**
+             * Suggest
+             * @description WeChat's verdict: pass, review, risky; null until it arrives
+             */
+            suggest: string | null;
+            /** Url */
+            url: string;
+        };
+        /** ImageDecision */
+        ImageDecision: {
+            /**
+             * Approve
+             * @description true: show the image; false: keep it withheld for good
+             */
+            approve: boolean;
+            /** Reason */
+            reason: string;
+        };
         /** ImportReport */
         ImportReport: {
             /** Applied */
@@ -5090,6 +5171,151 @@ export interface operations {
             };
             /** @description The user's role or jurisdiction does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request breaks a schema or a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listImagesInReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Posting images WeChat held for review, not decided yet, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageCheckPage"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (database, cache, WeChat) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    decideImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                check_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageDecision"];
+            };
+        };
+        responses: {
+            /** @description Shown (approved) or withheld for good (rejected) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageCheckRead"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, expired, forged or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The user's role or jurisdiction does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

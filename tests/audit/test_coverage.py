@@ -24,7 +24,7 @@ from backend.charity import views
 from backend.charity.models import Project
 from backend.events.models import OutboxEvent
 from backend.partybuilding.models import Branch, BranchMember
-from backend.recruitment.models import Posting
+from backend.recruitment.models import ImageCheck, Posting
 from backend.registry import reference
 from backend.registry.models import Organization
 from backend.subscriptions.models import Delivery, DeliveryStatus
@@ -222,6 +222,18 @@ CASES = [
                 lambda _: w.call(
                     "admin", "post", f"/admin/postings/{i}/decision", json={"approve": True, "reason": WHY}
                 ),
+            ),
+        ),
+    ),
+    Case(
+        "POST",
+        "api/v1/admin/image-checks/<check_id:int>/decision",
+        "posting.image_decision",
+        "admin",
+        lambda w: _then(
+            _image_held_for_review(w),
+            lambda i: w.call(
+                "admin", "post", f"/admin/image-checks/{i}/decision", json={"approve": True, "reason": WHY}
             ),
         ),
     ),
@@ -638,6 +650,18 @@ async def _posting(w: World, publish: bool = True, **overrides: Any) -> int:
         published = await w.call("staff", "post", f"/postings/{posting_id}/publish")
         assert published.status_code == 200, published.text
     return posting_id
+
+
+async def _image_held_for_review(w: World) -> int:
+    """An image of a published posting that WeChat's media check held for review (its push recorded)."""
+    posting_id = await _posting(w)
+    check = await ImageCheck.create(
+        trace_id=f"trace-{posting_id}",
+        posting_id=posting_id,
+        url="https://files.example.cn/a.jpg",
+        suggest="review",
+    )
+    return int(check.id)
 
 
 async def _pending_signup(w: World) -> int:

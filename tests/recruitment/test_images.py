@@ -99,3 +99,65 @@ async def test_the_push_url_verification_echoes_only_with_a_valid_signature(clie
     assert (ok.status_code, ok.text) == (200, "hello-wechat")
     bad = await client.get("/api/v1/wechat/push", params={**query, "signature": "f" * 40, "echostr": "x"})
     assert (bad.status_code, error_code(bad)) == (403, "wechat.bad_signature")
+
+
+async def _admin(client: httpx.AsyncClient, name: str) -> dict[str, str]:
+    from backend.accounts import service as accounts_service
+    from tests.conftest import TEST_APPID, login
+
+    user = await accounts_service.get_or_create_user_by_ref(ref=f"dev-{name}", appid=TEST_APPID)
+    await accounts_service.grant_admin(user=user, actor=None, reason="test")
+    return await login(client, name)
+
+
+async def test_an_image_held_for_review_is_shown_once_an_admin_approves_it_and_never_if_rejected(
+    client, org, emulator
+):
+    from backend.audit.models import AuditEntry
+
+    held, other, risky = _url(REVIEW_WORD), _url(REVIEW_WORD), _url("risky-test-word")
+    posting = await _publish(client, org, [held, other, risky])
+    for url in (held, other, risky):
+        assert (await _push(client, emulator, url)).status_code == 200
+    assert (await _public(client, posting["id"]))["images_withheld"] == 3
+    admin = await _admin(client, "image-admin")
+    waiting = await client.get("/api/v1/admin/image-checks", headers=admin)
+    assert waiting.status_code == 200, waiting.text
+    by_url = {c["url"]: c["id"] for c in waiting.json()["items"]}
+    assert set(by_url) >= {held, other} and risky not in by_url  # risky is never up for a decision
+    approve = {"approve": True, "reason": "人工复核无违规"}
+    url = f"/api/v1/admin/image-checks/{by_url[held]}/decision"
+    for who, status, code in (
+        ({}, 401, "auth.token_missing"),
+        (org["staff"], 403, "auth.admin_required"),
+    ):
+        refused = await client.post(url, json=approve, headers=who)
+        assert (refused.status_code, error_code(refused)) == (status, code)
+    assert (await _public(client, posting["id"]))["images"] == []  # nothing changed by the refusals
+    approved = await client.post(url, json=approve, headers=admin)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["decision"] == "approved"
+    rejected = await client.post(
+        f"/api/v1/admin/image-checks/{by_url[other]}/decision",
+        json={"approve": False, "reason": "图片含不宜公开内容"},
+        headers=admin,
+    )
+    assert rejected.status_code == 200 and rejected.json()["decision"] == "rejected"
+    shown = await _public(client, posting["id"])
+    assert (shown["images"], shown["images_withheld"]) == ([held], 2)
+    again = await client.post(url, json={"approve": False, "reason": "改判"}, headers=admin)
+    assert (again.status_code, error_code(again)) == (409, "image.already_decided")
+    risky_id = (await ImageCheck.get(url=risky)).id
+    overruled = await client.post(
+        f"/api/v1/admin/image-checks/{risky_id}/decision", json=approve, headers=admin
+    )
+    assert (overruled.status_code, error_code(overruled)) == (422, "image.not_in_review")
+    missing = await client.post("/api/v1/admin/image-checks/999999/decision", json=approve, headers=admin)
+    assert (missing.status_code, error_code(missing)) == (404, "image.not_found")
+    entries = await AuditEntry.filter(action="posting.image_decision").order_by("id")
+    assert [(e.after["decision"], e.before["decision"], e.actor_id is not None) for e in entries] == [
+        ("approved", None, True),
+        ("rejected", None, True),
+    ]
+    left = (await client.get("/api/v1/admin/image-checks", headers=admin)).json()["items"]
+    assert not {held, other} & {c["url"] for c in left}  # decided ones leave the queue
