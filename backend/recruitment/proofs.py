@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -258,7 +259,9 @@ def _is_proof_url(url: str, public_base_url: str) -> bool:
     try:
         prooftoken.extract_token(url, public_base_url)
     except qrtoken.NotOurUrl:
-        return False
+        # A proof's path on another host (a copy of our page, a forger's site): answer it as a proof
+        # that is not ours, not as an organization code that is not ours.
+        return urlsplit(url.strip()).path.startswith("/v/")
     return True
 
 

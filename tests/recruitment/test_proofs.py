@@ -134,6 +134,13 @@ async def test_an_altered_token_or_changed_hours_are_not_genuine(client, org):
         assert (answer["verdict"], _reasons(answer), answer["proof"]) == ("not_genuine", [reason], None), (
             altered
         )
+    # The genuine token under another host (a copied page, a forger's site): not a proof of ours.
+    elsewhere = await _verdict(client, prooftoken.build_url("https://gongxin.example.com", token))
+    assert (elsewhere["verdict"], _reasons(elsewhere), elsewhere["proof"]) == (
+        "not_genuine",
+        ["proof.not_our_url"],
+        None,
+    )
     # A changed hours figure where the proof is kept: its content no longer matches what was signed.
     stored = await VolunteerProof.get(id=proof["id"])
     stored.content = {**stored.content, "records": [{**stored.content["records"][0], "minutes": 600}]}
