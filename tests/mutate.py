@@ -93,7 +93,9 @@ GROUPS: dict[str, Group] = {
     ),
     "ledger": Group(
         ("backend/charity/ledger.py", "backend/charity/totals.py"),
-        ("tests/charity/test_ledger_api.py", "tests/charity/test_disclosure.py"),
+        # Service-level (no app session): a mutant costs seconds, not the ~30 s of an API test's
+        # session. tests/charity/test_ledger_api.py holds the same rules over HTTP.
+        ("tests/charity/test_ledger_rules.py",),
     ),
     "signups": Group(
         ("backend/recruitment/seats.py", "backend/recruitment/signups.py", "backend/recruitment/answers.py"),
