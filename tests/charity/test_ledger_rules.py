@@ -207,6 +207,20 @@ def test_a_project_takes_each_kind_of_entry_only_in_its_statuses(status, donatio
             assert refused.value.details == {"status": status}
 
 
+@pytest.mark.parametrize("amount", [0, -1, 1.5, None, 10**15 + 1])
+def test_an_amount_is_a_positive_whole_number_of_fen(amount):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        donation(amount_fen=amount)
+    with pytest.raises(ValidationError):
+        expenditure(amount_fen=amount)
+
+
+def test_one_fen_is_an_amount():
+    assert donation(amount_fen=1).amount_fen == 1 and expenditure(amount_fen=1).amount_fen == 1
+
+
 # --- months and totals, pure --------------------------------------------------------------------------
 
 
@@ -535,6 +549,8 @@ async def test_concurrent_corrections_of_one_entry_reverse_it_once(fund):
     )
     assert sum(isinstance(o, LedgerEntry) for o in outcomes) == 1
     assert all(isinstance(o, (LedgerEntry, ledger.AlreadyReversed)) for o in outcomes), outcomes
+    refusals = [o for o in outcomes if isinstance(o, ledger.AlreadyReversed)]
+    assert [r.details for r in refusals] == [{"entry_id": wrong.entry.id}] * 3
     assert await kept(fund["project"]) == (0, 0, 0, 0, 2)
 
 
