@@ -102,6 +102,7 @@ GROUPS: dict[str, Group] = {
         # Service-level and pure tests only (no app session); test_signups_api.py, test_concurrency.py
         # and the API test of test_questions.py hold the same rules over HTTP.
         (
+            "tests/recruitment/test_answer_rules.py",
             "tests/recruitment/test_signup_rules.py",
             *(
                 f"tests/recruitment/test_questions.py::{name}"
