@@ -400,9 +400,15 @@ async def test_a_confirmed_membership_sign_up_makes_a_numbered_member_once(org):
     # again under the same number.
     await Member.filter(user_id=users[0].id).update(status=MemberStatus.LEFT, left_on=date(2026, 11, 1))
     again = await _posting(org, kind=PostingKind.MEMBERSHIP, capacity=5)
-    await sign(again, users[0])
+    rejoined, _ = await sign(again, users[0], now=NOW + timedelta(days=1))
     member = await Member.get(user_id=users[0].id)
     assert (member.member_no, member.status, member.left_on) == (1, MemberStatus.ACTIVE, None)
+    assert (member.joined_on, member.signup_id) == ((NOW + timedelta(days=1)).date(), rejoined.id)
+    # Already an active member: a further membership sign-up changes nothing of the membership.
+    third = await _posting(org, kind=PostingKind.MEMBERSHIP, capacity=5)
+    await sign(third, users[0], now=NOW + timedelta(days=2))
+    member = await Member.get(user_id=users[0].id)
+    assert (member.joined_on, member.signup_id) == ((NOW + timedelta(days=1)).date(), rejoined.id)
     # Promoted from the waitlist: a member too, numbered next; an activity makes nobody a member.
     await recruitment.cancel_signup(posting_id=posting.id, member=users[1])
     assert (await Member.get(user_id=users[2].id)).member_no == 3
@@ -414,3 +420,20 @@ async def test_a_confirmed_membership_sign_up_makes_a_numbered_member_once(org):
     await sign(activity, outsider)
     assert not await Member.filter(user_id=outsider.id).exists()
     assert await Member.filter(organization_id=org.id).count() == 3
+
+
+async def test_a_sign_up_without_a_given_time_is_taken_now(org):
+    soon = datetime.now(UTC)
+    posting = await _posting(
+        org, signup_deadline=soon + timedelta(hours=1), starts_at=soon + timedelta(days=1)
+    )
+    user = await make_user()
+    made, created = await signups.submit(posting_id=posting.id, user_id=user.id, answers={}, cipher=CIPHER)
+    assert created and made.status == "confirmed"
+    stored = await Signup.get(id=made.id)
+    assert soon <= stored.created_at <= datetime.now(UTC)
+    late = await _posting(
+        org, signup_deadline=soon - timedelta(seconds=1), starts_at=soon + timedelta(days=1)
+    )
+    with pytest.raises(signups.DeadlinePassed):
+        await signups.submit(posting_id=late.id, user_id=user.id, answers={}, cipher=CIPHER)
