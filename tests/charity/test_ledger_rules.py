@@ -217,6 +217,15 @@ def test_an_amount_is_a_positive_whole_number_of_fen(amount):
         expenditure(amount_fen=amount)
 
 
+@pytest.mark.parametrize("blank", ["  ", "   ", " x ", "\u3000\u3000", "\n\t"])
+def test_a_correction_is_published_with_an_explanation_not_blanks(blank):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        CorrectionCreate(reverses=1, explanation=blank)
+    assert CorrectionCreate(reverses=1, explanation=" 错录 ").explanation == " 错录 "
+
+
 def test_one_fen_is_an_amount():
     assert donation(amount_fen=1).amount_fen == 1 and expenditure(amount_fen=1).amount_fen == 1
 
