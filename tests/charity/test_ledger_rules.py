@@ -13,6 +13,8 @@ in the same transaction (audit entry, outbox event, transparency-log leaf, cache
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -233,7 +235,17 @@ def test_one_fen_is_an_amount():
 # --- months and totals, pure --------------------------------------------------------------------------
 
 
-def test_an_entry_counts_in_its_beijing_month():
+@pytest.fixture(params=["UTC", "America/New_York", "Asia/Shanghai"])
+def machine_timezone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The server's own time zone, which must not matter."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_entry_counts_in_its_beijing_month(machine_timezone):
     assert totals.month_of(datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)) == "2026-03"
     assert totals.month_of(datetime(2026, 3, 31, 16, 0, tzinfo=UTC)) == "2026-04"  # 00:00 in Beijing
     assert totals.month_of(datetime(2026, 12, 31, 16, 0, tzinfo=UTC)) == "2027-01"
