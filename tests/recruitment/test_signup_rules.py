@@ -437,3 +437,28 @@ async def test_a_sign_up_without_a_given_time_is_taken_now(org):
     )
     with pytest.raises(signups.DeadlinePassed):
         await signups.submit(posting_id=late.id, user_id=user.id, answers={}, cipher=CIPHER)
+
+
+async def test_a_freed_seat_goes_to_this_postings_waitlist_only_and_is_stamped_now(org):
+    mine, theirs = await _posting(org, capacity=1), await _posting(org, capacity=1)
+    users = await people(3)
+    for posting in (theirs, mine):  # theirs first: its waitlisted rows come first in any scan
+        for user in users:
+            await sign(posting, user)
+    before = datetime.now(UTC)
+    await recruitment.cancel_signup(posting_id=mine.id, member=users[0])
+    assert await rows(theirs) == [
+        (users[0].id, "confirmed", None),
+        (users[1].id, "waitlisted", 1),
+        (users[2].id, "waitlisted", 2),
+    ]
+    assert await rows(mine) == [
+        (users[0].id, "cancelled", None),
+        (users[1].id, "confirmed", None),
+        (users[2].id, "waitlisted", 1),
+    ]
+    assert await counters(theirs) == (1, 2) and await counters(mine) == (1, 1)
+    promoted = await Signup.get(posting_id=mine.id, user_id=users[1].id)
+    assert before <= promoted.updated_at <= datetime.now(UTC)
+    await assert_invariants(theirs.id)
+    await assert_invariants(mine.id)
