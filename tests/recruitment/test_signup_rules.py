@@ -11,6 +11,8 @@ answers) that never fail the rest of a batch, approval, membership numbers, and 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -439,7 +441,17 @@ async def test_a_sign_up_without_a_given_time_is_taken_now(org):
         await signups.submit(posting_id=late.id, user_id=user.id, answers={}, cipher=CIPHER)
 
 
-async def test_a_freed_seat_goes_to_this_postings_waitlist_only_and_is_stamped_now(org):
+@pytest.fixture
+def beijing_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A server whose own clock is in Beijing time: stamps must still be UTC instants."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def test_a_freed_seat_goes_to_this_postings_waitlist_only_and_is_stamped_now(org, beijing_server):
     mine, theirs = await _posting(org, capacity=1), await _posting(org, capacity=1)
     users = await people(3)
     for posting in (theirs, mine):  # theirs first: its waitlisted rows come first in any scan
