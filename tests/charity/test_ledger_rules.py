@@ -324,6 +324,12 @@ async def test_an_anonymous_donation_keeps_no_name(fund):
     assert (entry.donor_public, entry.donor_name_encrypted) == ("匿名", None)
     blank = await give(fund, donation("WX-2", donor_name="   ", donor_display="anonymous"))
     assert (await LedgerEntry.get(id=blank.entry.id)).donor_name_encrypted is None
+    # Named, the donor's choice decides what is published; the name is kept encrypted either way.
+    for ref, display, shown in (("WX-3", "anonymous", "匿名"), ("WX-4", "full", "王五常")):
+        named = await give(fund, donation(ref, donor_name="王五常", donor_display=display))
+        stored = await LedgerEntry.get(id=named.entry.id)
+        assert (stored.donor_display, stored.donor_public) == (display, shown)
+        assert fund["cipher"].decrypt(stored.donor_name_encrypted or "") == "王五常"
 
 
 async def test_the_same_channel_and_reference_again_is_the_same_donation(fund):
