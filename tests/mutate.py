@@ -93,11 +93,28 @@ GROUPS: dict[str, Group] = {
     ),
     "ledger": Group(
         ("backend/charity/ledger.py", "backend/charity/totals.py"),
-        ("tests/charity/test_ledger_api.py", "tests/charity/test_disclosure.py"),
+        # Service-level (no app session): a mutant costs seconds, not the ~30 s of an API test's
+        # session. tests/charity/test_ledger_api.py holds the same rules over HTTP.
+        ("tests/charity/test_ledger_rules.py",),
     ),
     "signups": Group(
         ("backend/recruitment/seats.py", "backend/recruitment/signups.py", "backend/recruitment/answers.py"),
-        ("tests/recruitment/test_signups_api.py", "tests/recruitment/test_questions.py"),
+        # Service-level and pure tests only (no app session); test_signups_api.py, test_concurrency.py
+        # and the API test of test_questions.py hold the same rules over HTTP.
+        (
+            "tests/recruitment/test_answer_rules.py",
+            "tests/recruitment/test_signup_rules.py",
+            *(
+                f"tests/recruitment/test_questions.py::{name}"
+                for name in (
+                    "test_good_answers_are_kept_with_the_phone_encrypted_and_masked",
+                    "test_each_bad_answer_is_named_with_its_problem",
+                    "test_missing_required_answers_and_unknown_questions_are_all_named_at_once",
+                    "test_optional_questions_may_be_left_out",
+                    "test_a_mobile_number_may_be_written_with_spaces_dashes_or_the_country_code",
+                )
+            ),
+        ),
     ),
     "transparency": Group(
         ("backend/translog/merkle.py", "backend/translog/note.py"),

@@ -117,6 +117,13 @@ class CorrectionCreate(Strict):
     reverses: int = Field(ge=1, lt=2**63, description="The id of the entry this one reverses")
     explanation: str = Field(min_length=2, max_length=2000, description="Published with the correction")
 
+    @model_validator(mode="after")
+    def _explained(self) -> CorrectionCreate:
+        # Stored stripped and published: blanks around a word do not make an explanation.
+        if len(self.explanation.strip()) < 2:
+            raise ValueError("a correction needs an explanation of at least 2 characters")
+        return self
+
 
 class DisclosureCreate(Strict):
     item: str = Field(min_length=3, max_length=96, description="The calendar item's key")
