@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..registry.credit_code import CREDIT_CODE_PATTERN
 from ..registry.regions import RegionCode
 from .models import StaffRoleKind, User
 
@@ -79,7 +80,7 @@ class RoleGrantCreate(BaseModel):
     kind: Literal["admin", "officer", "staff"]
     user_id: int
     authority_region_code: RegionCode | None = None
-    credit_code: str | None = Field(default=None, min_length=18, max_length=18)
+    credit_code: str | None = Field(default=None, pattern=CREDIT_CODE_PATTERN)
     staff_role: StaffRoleKind = StaffRoleKind.ADMIN
     reason: str = Field(default="", max_length=500)
 
@@ -91,7 +92,7 @@ class RoleRevocationCreate(BaseModel):
     user_id: int
     authority_region_code: RegionCode | None = Field(default=None, description="officer: the authority")
     credit_code: str | None = Field(
-        default=None, min_length=18, max_length=18, description="staff: the organization"
+        default=None, pattern=CREDIT_CODE_PATTERN, description="staff: the organization"
     )
     reason: str = Field(default="", max_length=500)
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from ..registry.credit_code import CREDIT_CODE_PATTERN
 from .models import DonorDisplay, ProjectKind, ProjectStatus
 
 MAX_FEN = 10**15  # ten trillion yuan: far beyond any project, well inside 64 bits
@@ -133,7 +134,9 @@ class DisclosureCreate(Strict):
 
 
 class ProjectQuery(Strict):
-    org: str | None = Field(default=None, min_length=18, max_length=18, description="Credit code")
+    org: str | None = Field(
+        default=None, pattern=CREDIT_CODE_PATTERN, description="Credit code (18 letters and digits)"
+    )
     status: ProjectStatus | None = None
     cursor: int | None = Field(default=None, ge=1, lt=2**63)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from ..registry.credit_code import CREDIT_CODE_PATTERN
 from .models import Admission, PostingKind, PostingStatus, SignupStatus
 
 QUESTION_ID = r"^[A-Za-z0-9_-]{1,32}$"
@@ -140,7 +141,9 @@ class PostingQuery(Strict):
     region: str | None = Field(
         default=None, pattern=r"^[0-9]{6}$", description="A region and what lies below"
     )
-    org: str | None = Field(default=None, min_length=18, max_length=18, description="Credit code")
+    org: str | None = Field(
+        default=None, pattern=CREDIT_CODE_PATTERN, description="Credit code (18 letters and digits)"
+    )
     kind: PostingKind | None = None
     status: Literal["open", "closed", "cancelled"] | None = None
     cursor: int | None = Field(

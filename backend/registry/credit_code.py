@@ -240,6 +240,9 @@ def validate(
 
 
 _SHAPE = re.compile(r"^[0-9A-Z]{18}$")
+# A credit code as a request may name it (any case: services upper-case it). Only ASCII letters and
+# digits: upper-casing other text can change its length (ß -> SS) past the column's 18.
+CREDIT_CODE_PATTERN = r"^[0-9A-Za-z]{18}$"
 
 
 def looks_like_code(normalized: str) -> bool:

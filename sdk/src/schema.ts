@@ -10118,7 +10118,7 @@ export interface operations {
                 /** @description next_cursor of the previous page */
                 cursor?: number;
                 kind?: components["schemas"]["PostingKind"];
-                /** @description Credit code */
+                /** @description Credit code (18 letters and digits) */
                 org?: string;
                 /** @description A region and what lies below */
                 region?: string;
@@ -10966,7 +10966,7 @@ export interface operations {
         parameters: {
             query?: {
                 cursor?: number;
-                /** @description Credit code */
+                /** @description Credit code (18 letters and digits) */
                 org?: string;
                 status?: components["schemas"]["ProjectStatus"];
             };
