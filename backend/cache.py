@@ -45,6 +45,7 @@ class Cache:
         self._coalesced_mget: Coalescer[tuple[str, ...], list[Any]] = Coalescer(
             self._mget_batch, max_in_flight=1
         )
+        self._coalesced_incr: Coalescer[tuple[str, int], int] = Coalescer(self._incr_batch, max_in_flight=1)
         self._down_until = 0.0  # time.monotonic() until which reads skip Redis; 0: Redis is fine
         self._fallbacks = asyncio.Semaphore(FALLBACK_CONCURRENCY)
 
@@ -145,17 +146,27 @@ class Cache:
             await self.client.delete(*(self.key(n) for n in names))
 
     async def incr(self, name: str, *, ttl: float | None = None) -> int:
-        """Increment a counter, starting its expiry on first use (fixed-window rate limits)."""
+        """Increment a counter, starting its expiry on first use (fixed-window rate limits).
+
+        With a ``ttl``, the increments asked in the same turn of the event loop (or while the previous
+        batch is on its way) go to Redis as one pipeline, as ``mget`` does: every member of a sign-up
+        burst is counted by the rate limit, and one round trip each cost the worker more CPU than
+        the sign-up's own batch did. Each caller still gets its own counter's new value.
+        """
         key = self.key(name)
         if not ttl:
             return int(await self.client.incr(key))
-        # One round trip: INCR and, only if the key has no expiry yet (NX, Redis 7), PEXPIRE. Every
-        # member of a sign-up burst is counted once: two calls each cost the worker twice the CPU.
+        return await self._coalesced_incr((key, int(ttl * 1000)))
+
+    async def _incr_batch(self, asks: list[tuple[str, int]]) -> list[int]:
+        # INCR and, only if the key has no expiry yet (NX, Redis 7), PEXPIRE: the window starts at
+        # the first hit and is never extended. Two asks for the same key are counted in order.
         pipe = self.client.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.pexpire(key, int(ttl * 1000), nx=True)
-        value, _ = await pipe.execute()
-        return int(value)
+        for key, ttl_ms in asks:
+            pipe.incr(key)
+            pipe.pexpire(key, ttl_ms, nx=True)
+        replies = await pipe.execute()
+        return [int(value) for value in replies[::2]]
 
     async def ping(self) -> None:
         """Raise if the cache cannot answer."""

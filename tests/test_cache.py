@@ -29,6 +29,27 @@ async def test_counter_starts_expiry_on_first_hit(cache: Cache):
     assert 0 < await cache.client.pttl(cache.key("hits")) <= 5_000
 
 
+async def test_counters_asked_together_share_one_pipeline_and_each_gets_its_own_count(cache: Cache, monkeypatch):
+    pipelines: list[int] = []
+    real_pipeline = cache.client.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        pipelines.append(1)
+        return real_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(cache.client, "pipeline", counting_pipeline)
+    names = ["a", "b", "a", "c", "a"]
+    counts = await asyncio.gather(*(cache.incr(n, ttl=60) for n in names))
+    # The same key asked three times in one batch is counted in order: 1, 2, 3.
+    assert counts == [1, 1, 2, 1, 3]
+    assert len(pipelines) == 1
+    for n in ("a", "b", "c"):
+        assert 0 < await cache.client.pttl(cache.key(n)) <= 60_000
+    # A later turn is a new pipeline and goes on counting.
+    assert await cache.incr("a", ttl=60) == 4
+    assert len(pipelines) == 2
+
+
 async def test_ping_answers(cache: Cache):
     await cache.ping()
 
