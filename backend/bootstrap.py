@@ -38,6 +38,7 @@ def build_wechat(settings: Settings) -> WeChatService:
         api_base=settings.wechat_api_base,
         redis_url=settings.redis_url,
         timeout=settings.wechat_timeout_seconds,
+        max_workers=settings.wechat_max_workers,
     )
 
 

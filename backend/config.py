@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # Start the local WeChat emulator with `gongxin serve` (development only).
     wechat_emulator: bool = True
     wechat_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Threads of each process's WeChat client (wechatpy is synchronous): calls in flight at once,
+    # each with a kept-alive connection. bench/README.md "What limits login" measured 8 against more.
+    wechat_max_workers: int = Field(default=8, ge=1, le=64)
 
     # Party building: the rotating check-in code's interval, and the 三会一课 frequencies
     # ({"general_meeting": "quarter", ...}; kinds left out are not required).

@@ -171,6 +171,12 @@ def _notify(ctx: CommandContext) -> list[CommandRow]:
     return notify(ctx)
 
 
+def _login_limits(ctx: CommandContext) -> list[CommandRow]:
+    from login_limits import login_limits  # imported late: it imports this module
+
+    return login_limits(ctx)
+
+
 def donations_import_100k(ctx: CommandContext) -> list[CommandRow]:
     """A 100,000-row donation export into a new project on the bench's database (bench/charity_import.py)."""
     name, command = "donations-import-100k", "import_donations(apply=True), 100,000 rows"
@@ -294,5 +300,6 @@ COMMANDS: dict[str, Callable[[CommandContext], list[CommandRow]]] = {
     "translog_verify": translog_verify,
     "import_10k": import_10k,
     "notify": _notify,
+    "login_limits": _login_limits,
     "donations_import_100k": donations_import_100k,
 }

@@ -298,4 +298,14 @@ SCENARIOS: list[Scenario] = [
         "process (5,000 check-in events, one consent each), beside the emulator's own ceiling (wrk) and "
         "the wechatpy client's alone (bench/notify_bench.py); the req/s column is messages per second",
     ),
+    Scenario(
+        name="login-limits",
+        method="CLI",
+        path="POST /api/v1/auth/login, taken apart",
+        command="login_limits",
+        description="what limits login in one worker (bench/login_limits.py): the emulator's own "
+        "ceiling for jscode2session (wrk), the wechatpy client alone, login through a server of its "
+        "own at 8 and 16 WeChat threads, and our part alone (a WeChat that answers at once); calls/s "
+        "and CPU ms per call in the details",
+    ),
 ]
