@@ -46,7 +46,12 @@ def new_session_id() -> str:
 
 
 def issue(*, secret: str, user_id: int, session_id: str, ttl: timedelta, now: datetime | None = None) -> str:
-    """Sign a token for one session."""
+    """Sign a token for one session: HS256, byte for byte what ``jwt.encode`` makes of the same claims.
+
+    Signed here rather than by PyJWT (about 25 µs against 7, every login): the header is PyJWT's
+    own, the claims are compact JSON in the same order, and the signature the keyed HMAC that
+    ``decode`` checks. tests/accounts/test_tokens.py holds the two to the same bytes.
+    """
     now = now or datetime.now(UTC)
     payload = {
         "iss": ISSUER,
@@ -55,7 +60,10 @@ def issue(*, secret: str, user_id: int, session_id: str, ttl: timedelta, now: da
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
-    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+    signed = f"{_ISSUED_HEADER}.{_base64url(orjson.dumps(payload))}"
+    mac = _keyed(secret).copy()
+    mac.update(signed.encode())
+    return f"{signed}.{_base64url(mac.digest())}"
 
 
 def decode(*, secret: str, token: str) -> TokenClaims:
@@ -98,6 +106,10 @@ def _keyed(secret: str) -> hmac.HMAC:
     ``hmac.digest`` has OpenSSL look the algorithm up by name and absorb the key on every call: a
     quarter of the token's cost (callgrind)."""
     return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
+def _base64url(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 def _unbase64url(segment: str) -> bytes:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 
 from backend.accounts import tokens
@@ -186,3 +187,22 @@ def test_a_token_changed_in_any_character_is_refused():
             continue
         token = issued[:position] + alphabet[(alphabet.index(char) + 1) % 64] + issued[position + 1 :]
         assert _verdict(token) is tokens.TokenInvalid, position
+
+
+def test_issue_signs_the_same_bytes_as_pyjwt():
+    # issue() signs by itself; PyJWT, given the same claims, must make the very same token.
+    moment = datetime(2026, 12, 2, 18, 30, 15, 999_999, tzinfo=UTC)
+    for user_id, session_id, ttl, secret in [
+        (7, "abc", timedelta(minutes=5), SECRET),
+        (1, "0" * 32, timedelta(days=7), "k" * 48),
+        (2**53, "f" * 32, timedelta(seconds=61), "秘密" * 20),
+    ]:
+        issued = tokens.issue(secret=secret, user_id=user_id, session_id=session_id, ttl=ttl, now=moment)
+        claims = {
+            "iss": tokens.ISSUER,
+            "sub": str(user_id),
+            "sid": session_id,
+            "iat": int(moment.timestamp()),
+            "exp": int((moment + ttl).timestamp()),
+        }
+        assert issued == jwt.encode(claims, secret, algorithm=tokens.ALGORITHM)
