@@ -46,6 +46,9 @@ class Cache:
             self._mget_batch, max_in_flight=1
         )
         self._coalesced_incr: Coalescer[tuple[str, int], int] = Coalescer(self._incr_batch, max_in_flight=1)
+        self._coalesced_put: Coalescer[tuple[str, bytes, int], None] = Coalescer(
+            self._put_batch, max_in_flight=1
+        )
         self._down_until = 0.0  # time.monotonic() until which reads skip Redis; 0: Redis is fine
         self._fallbacks = asyncio.Semaphore(FALLBACK_CONCURRENCY)
 
@@ -167,6 +170,27 @@ class Cache:
             pipe.pexpire(key, ttl_ms, nx=True)
         replies = await pipe.execute()
         return [int(value) for value in replies[::2]]
+
+    async def put(self, key: str, value: bytes, *, ttl: float) -> None:
+        """SET a full key (``key(name)``) with an expiry, as cache fills do after a database read.
+
+        The puts asked in the same turn of the event loop (or while the previous batch is on its
+        way) go to Redis as one pipeline, as ``mget`` and ``incr`` do: a login stores the session it
+        just made, and one SET each cost the worker more CPU than the login's own session INSERT's
+        protocol work. Two puts of one key in a batch are applied in the order asked.
+        """
+        await self._coalesced_put((key, value, int(ttl * 1000)))
+
+    async def _put_batch(self, asks: list[tuple[str, bytes, int]]) -> list[None]:
+        if len(asks) == 1:  # a lone put: no pipeline object to build
+            key, value, ttl_ms = asks[0]
+            await self.client.set(key, value, px=ttl_ms)
+            return [None]
+        pipe = self.client.pipeline(transaction=False)
+        for key, value, ttl_ms in asks:
+            pipe.set(key, value, px=ttl_ms)
+        await pipe.execute()
+        return [None] * len(asks)
 
     async def ping(self) -> None:
         """Raise if the cache cannot answer."""

@@ -29,7 +29,9 @@ async def test_counter_starts_expiry_on_first_hit(cache: Cache):
     assert 0 < await cache.client.pttl(cache.key("hits")) <= 5_000
 
 
-async def test_counters_asked_together_share_one_pipeline_and_each_gets_its_own_count(cache: Cache, monkeypatch):
+async def test_counters_asked_together_share_one_pipeline_and_each_gets_its_own_count(
+    cache: Cache, monkeypatch
+):
     pipelines: list[int] = []
     real_pipeline = cache.client.pipeline
 
@@ -48,6 +50,29 @@ async def test_counters_asked_together_share_one_pipeline_and_each_gets_its_own_
     # A later turn is a new pipeline and goes on counting.
     assert await cache.incr("a", ttl=60) == 4
     assert len(pipelines) == 2
+
+
+async def test_puts_asked_together_share_one_pipeline_in_the_order_asked(cache: Cache, monkeypatch):
+    pipelines: list[int] = []
+    real_pipeline = cache.client.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        pipelines.append(1)
+        return real_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(cache.client, "pipeline", counting_pipeline)
+    asks = [("p1", b"one"), ("p2", b"two"), ("p1", b"three")]
+    await asyncio.gather(*(cache.put(cache.key(k), v, ttl=60) for k, v in asks))
+    assert len(pipelines) == 1
+    # The same key put twice in one batch keeps the later value.
+    assert await cache.mget(cache.key("p1"), cache.key("p2")) == [b"three", b"two"]
+    for k in ("p1", "p2"):
+        assert 0 < await cache.client.pttl(cache.key(k)) <= 60_000
+    # A lone put in a later turn is a plain SET.
+    await cache.put(cache.key("p2"), b"four", ttl=30)
+    assert len(pipelines) == 1
+    assert await cache.mget(cache.key("p2")) == [b"four"]
+    assert 0 < await cache.client.pttl(cache.key("p2")) <= 30_000
 
 
 async def test_ping_answers(cache: Cache):

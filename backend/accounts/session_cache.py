@@ -97,7 +97,7 @@ async def store(cache: Cache, *, found: Found, session: AuthSession, user: User)
     }
     value = b"%s|%d|%s" % (found.gen, found.stamp, orjson.dumps(payload))
     key = cache.key(_entry_key(session.id))
-    await cache.quietly(lambda: cache.client.set(key, value, ex=ENTRY_TTL_SECONDS), context="session store")
+    await cache.quietly(lambda: cache.put(key, value, ttl=ENTRY_TTL_SECONDS), context="session store")
 
 
 def user_from(entry: dict[str, Any]) -> User:
@@ -176,5 +176,5 @@ async def me_view(
     orgs_part = ",".join(f"{code}:{versions.stamp(f'org:{code}')}" for code in codes).encode()
     value = b"%s|%d|%s|%s" % (gen, stamp, orgs_part, body)
     key = cache.key(_me_key(user_id))
-    await cache.quietly(lambda: cache.client.set(key, value, ex=ENTRY_TTL_SECONDS), context="me store")
+    await cache.quietly(lambda: cache.put(key, value, ttl=ENTRY_TTL_SECONDS), context="me store")
     return body
