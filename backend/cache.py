@@ -175,9 +175,10 @@ class Cache:
         """SET a full key (``key(name)``) with an expiry, as cache fills do after a database read.
 
         The puts asked in the same turn of the event loop (or while the previous batch is on its
-        way) go to Redis as one pipeline, as ``mget`` and ``incr`` do: a login stores the session it
-        just made, and one SET each cost the worker more CPU than the login's own session INSERT's
-        protocol work. Two puts of one key in a batch are applied in the order asked.
+        way) go to Redis as one pipeline, as ``mget`` and ``incr`` do: every login stores the session
+        it just made, and a SET of its own cost about 55 µs of the worker's CPU in redis-py, a sixth
+        of our part of a login (bench/README.md "What limits login"). Two puts of one key in a batch
+        are applied in the order asked.
         """
         await self._coalesced_put((key, value, int(ttl * 1000)))
 
