@@ -134,7 +134,10 @@ def parse_body(request: Request, model: type[M]) -> M:
     if not raw or raw.strip() in (b"", b"null"):
         raise BadRequest("缺少 JSON 请求体 / A JSON body is required", code="request.body_missing")
     try:
-        parsed = model.model_validate_json(raw)
+        # Strict: JSON already has the types the document names. Lax parsing turned ``true`` into 1
+        # (a donation of one fen, a correction of entry 1, an hour of service), ``"100"`` into 100 and
+        # a number into a date; strict JSON still reads dates, times and enums from their strings.
+        parsed = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors(include_url=False)):
             raise BadRequest(

@@ -143,6 +143,34 @@ async def test_an_expenditure_paid_after_today_is_refused(client, campaign):
     ).status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("amount_fen", True), ("amount_fen", "100"), ("amount_fen", 1e3), ("received_at", 1_700_000_000)],
+)
+async def test_a_donation_of_the_wrong_json_type_is_refused_not_converted(client, campaign, field, value):
+    # Lax parsing recorded ``true`` as a donation of one fen and a number as a Unix time.
+    response = await client.post(
+        f"/api/v1/projects/{campaign['id']}/donations",
+        json=donation(**{field: value}),
+        headers=campaign["staff"],
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == [field]
+    assert await LedgerEntry.all().count() == 0
+
+
+async def test_a_correction_naming_its_entry_with_true_is_refused(client, campaign):
+    pid, staff = campaign["id"], campaign["staff"]
+    await client.post(f"/api/v1/projects/{pid}/donations", json=donation(), headers=staff)
+    response = await client.post(
+        f"/api/v1/projects/{pid}/corrections",
+        json={"reverses": True, "explanation": "重复登记"},
+        headers=staff,
+    )
+    assert response.status_code == 422, response.text
+    assert (await _project(client, pid))["raised_fen"] == 10_000
+
+
 async def test_an_advance_without_explanation_is_refused(client, campaign):
     body = expenditure(advance=True)
     response = await client.post(
