@@ -116,6 +116,9 @@ MONEY_UNITS: dict[str, Decimal] = {
 _MONEY = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(万元|万|亿元|亿|元)?")
 _CURRENCY_MARKS = re.compile(r"^(?:¥|RMB|CNY|人民币)|(?:人民币|RMB|CNY)$", re.IGNORECASE)
 _FEN_PER_YUAN = Decimal(100)
+# The largest amount anything takes (ten trillion yuan): far beyond any real amount, well inside the
+# 64-bit integer columns that keep fen. Larger is a typing error, and the database cannot store it.
+MAX_FEN = 10**15
 
 
 class MoneyError(ValueError):
@@ -170,6 +173,8 @@ def parse_money_fen(value: Any, header_unit: Decimal | None = None) -> int | Non
         raise MoneyError(
             f"金额“{value}”精确到分以下，请核对 / amount {value!r} has fractions of a fen", value
         )
+    if fen > MAX_FEN:
+        raise MoneyError(f"金额“{value}”过大，请核对 / amount {value!r} is implausibly large", value)
     return int(fen)
 
 

@@ -163,3 +163,19 @@ def test_log_lines_outside_a_request_carry_no_request_id():
     from miniprogram_api.observability import current_request_id
 
     assert current_request_id() == "-"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/orgs?q=%E5%8D%97%00%E5%B1%B1",
+        "/api/v1/receipts/ABCD%00EFGH",
+        "/api/v1/orgs/%00",
+        "/api/v1/verify?url=http%3A%2F%2Ftestserver%2Fo%2Fa%00b",
+        "/api/v1/verify?url=http%3A%2F%2Ftestserver%2Fv%2Fvp1.a%00b",
+    ],
+)
+async def test_a_nul_in_a_query_or_a_path_is_not_a_500(client, path):
+    # PostgreSQL keeps no U+0000 in text: a value that reaches a query with one fails there.
+    response = await client.get(path)
+    assert response.status_code < 500, response.text

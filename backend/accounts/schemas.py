@@ -78,7 +78,7 @@ class RoleGrantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["admin", "officer", "staff"]
-    user_id: int
+    user_id: int = Field(ge=1, le=2**63 - 1)
     authority_region_code: RegionCode | None = None
     credit_code: str | None = Field(default=None, pattern=CREDIT_CODE_PATTERN)
     staff_role: StaffRoleKind = StaffRoleKind.ADMIN
@@ -89,7 +89,7 @@ class RoleRevocationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["admin", "officer", "staff"]
-    user_id: int
+    user_id: int = Field(ge=1, le=2**63 - 1)
     authority_region_code: RegionCode | None = Field(default=None, description="officer: the authority")
     credit_code: str | None = Field(
         default=None, pattern=CREDIT_CODE_PATTERN, description="staff: the organization"

@@ -147,21 +147,30 @@ def _moment(value: Any) -> datetime:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=BEIJING).astimezone(UTC)
     text = spreadsheet.text(value)
+    unreadable = ValueError(f"无法识别的捐赠时间“{text or ''}”，请使用 2026-11-29 10:30:00 这样的格式")
     match = _MOMENT.fullmatch(spreadsheet.unexcel(unicodedata.normalize("NFKC", text or "")).strip())
     if match is None:
-        raise ValueError(f"无法识别的捐赠时间“{text or ''}”，请使用 2026-11-29 10:30:00 这样的格式")
+        raise unreadable
     year, month, day, hour, minute, second, offset = match.groups()
-    zone: timezone = BEIJING
-    if offset == "Z":
-        zone = UTC
-    elif offset:
-        sign = -1 if offset[0] == "-" else 1
-        digits = offset[1:].replace(":", "")
-        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    moment = datetime(
-        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=zone
-    )
-    return moment.astimezone(UTC)
+    try:
+        zone: timezone = BEIJING
+        if offset == "Z":
+            zone = UTC
+        elif offset:
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        moment = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=zone
+        )
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as e:
+        # 2026-02-30, 25:00, +25:00, year 0: the shape matched, the moment does not exist. Python's
+        # own words ("day is out of range for month") are not for the people reading the report.
+        raise ValueError(
+            f"捐赠时间“{text}”不是有效的日期时间（日期、时刻或时区超出范围），请核对 / "
+            f"{text!r} is not a valid date and time"
+        ) from e
 
 
 def _rows(

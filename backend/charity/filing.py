@@ -16,6 +16,7 @@ from typing import Any
 from .. import tabular
 from ..accounts.models import StaffRole, User
 from ..accounts.permissions import require_officer_for_region
+from ..errors import Unprocessable
 from ..registry import service as registry_service
 from ..registry.models import Organization
 from . import totals
@@ -23,6 +24,12 @@ from .models import EntryKind, LedgerEntry, MonthTotal, Project, ProjectStatus
 from .projects import get_or_raise
 from .schemas import CATEGORIES
 from .views import KIND_LABELS
+
+
+class YearOutOfRange(Unprocessable):
+    code = "filing.year_out_of_range"
+    message = "年份超出范围（1-9999） / The year must be between 1 and 9999"
+
 
 SPENDING = [c for c in CATEGORIES if c != "management"]
 HEADER = [
@@ -111,6 +118,9 @@ async def organization_filing(*, actor: User, code: str, year: int, fmt: str) ->
     """An organization's projects in one year (raised and spent within the year); staff and officers."""
     organization = await registry_service.get_organization(code=code)
     await _require_reader(actor, organization)
+    # The router takes any integer; a year a date cannot hold would fail in the query below.
+    if not date.min.year <= year <= date.max.year:
+        raise YearOutOfRange(details={"year": year})
     projects = (
         await Project.filter(organization_id=organization.id)
         .exclude(status=ProjectStatus.DRAFT)

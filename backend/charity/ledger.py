@@ -87,6 +87,11 @@ class ReceivedInFuture(Unprocessable):
     message = "捐赠时间不能晚于当前时间 / The donation cannot be received in the future"
 
 
+class PaidInFuture(Unprocessable):
+    code = "ledger.paid_in_future"
+    message = "支出日期不能晚于今天 / The expenditure cannot be paid after today"
+
+
 def new_receipt_code() -> str:
     return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
 
@@ -255,6 +260,10 @@ async def record_expenditure(
     project = await get_or_raise(project_id)
     await require_staff_of(actor, project.organization_id)
     check_open(project, EntryKind.EXPENDITURE)
+    # What was paid, with its receipt: a date after today (in China, UTC+8) is a typing error, and
+    # would show in the month chart and the filing of a year to come.
+    if data.paid_on > (datetime.now(UTC) + timedelta(hours=8)).date():
+        raise PaidInFuture(details={"paid_on": data.paid_on.isoformat()})
     entry = LedgerEntry(
         project_id=project.id,
         organization_id=project.organization_id,

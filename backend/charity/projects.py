@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,25 @@ class FilingNumberRequired(Unprocessable):
 class FilingNumberMismatch(Unprocessable):
     code = "project.filing_number_mismatch"
     message = "备案编号应以本组织的统一社会信用代码开头 / The filing number must begin with the credit code"
+
+
+class FilingNumberInvalid(Unprocessable):
+    code = "project.filing_number_invalid"
+    message = (
+        "备案编号应为本组织的统一社会信用代码后接备案序号（字母或数字） / "
+        "The filing number is the credit code followed by the filing's letters and digits"
+    )
+
+
+class FilingNumberTaken(Conflict):
+    code = "project.filing_number_taken"
+    message = (
+        "该备案编号已用于本组织的另一个项目 / Another project of the organization has this filing number"
+    )
+
+
+# What follows the credit code in a filing number (慈善中国 writes e.g. 53440300MJL000007HA21001).
+FILING_SUFFIX = re.compile(r"[0-9A-Z]{1,46}")
 
 
 class NoFundraisingQualification(Unprocessable):
@@ -106,14 +126,22 @@ async def create(*, actor: User, code: str, data: ProjectCreate, cache: Cache) -
     """Create a project (draft) of the organization; staff only."""
     organization = await registry_service.get_organization(code=code)
     await require_staff_of(actor, organization.id)
-    filing = (data.filing_number or "").strip() or None
-    if data.kind == ProjectKind.PUBLIC_CAMPAIGN:
-        if filing is None:
-            raise FilingNumberRequired()
-        if not filing.upper().startswith(organization.credit_code):
+    # Kept as the platform writes it (upper case): it is published and exported as the 备案编号, so
+    # the bare credit code, a line break or a second project under one filing would mislead.
+    filing = (data.filing_number or "").strip().upper() or None
+    if filing is None and data.kind == ProjectKind.PUBLIC_CAMPAIGN:
+        raise FilingNumberRequired()
+    if filing is not None:
+        code_length = len(organization.credit_code)
+        if not filing.startswith(organization.credit_code):
             raise FilingNumberMismatch(details={"credit_code": organization.credit_code})
-        if not await _has_fundraising_qualification(organization):
-            raise NoFundraisingQualification()
+        if not FILING_SUFFIX.fullmatch(filing[code_length:]):
+            raise FilingNumberInvalid(details={"credit_code": organization.credit_code})
+        taken = await Project.filter(organization_id=organization.id, filing_number=filing).first()
+        if taken is not None:
+            raise FilingNumberTaken(details={"project_id": taken.id})
+    if data.kind == ProjectKind.PUBLIC_CAMPAIGN and not await _has_fundraising_qualification(organization):
+        raise NoFundraisingQualification()
     plan = data.plan.model_dump(mode="json")
     async with in_transaction():
         project = await Project.create(

@@ -8,9 +8,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ..registry.credit_code import CREDIT_CODE_PATTERN
+from ..spreadsheet import MAX_FEN
 from .models import DonorDisplay, ProjectKind, ProjectStatus
-
-MAX_FEN = 10**15  # ten trillion yuan: far beyond any project, well inside 64 bits
 
 # Expenditure categories, with the labels the disclosure page and the filing export show.
 CATEGORIES: dict[str, str] = {

@@ -18,7 +18,7 @@ class BranchCreate(BaseModel):
 class BranchMemberSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: int
+    user_id: int = Field(ge=1, le=2**63 - 1)
     membership: Membership
     role: BranchRole = BranchRole.MEMBER
     group_name: str | None = Field(default=None, max_length=64)
@@ -38,7 +38,7 @@ class ActivityCreate(BaseModel):
     kind: ActivityKind
     title: str = Field(min_length=2, max_length=100)
     description: str = Field(default="", max_length=2500)
-    branch_id: int | None = None
+    branch_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     place: str = Field(min_length=2, max_length=200)

@@ -43,8 +43,10 @@ class ChoiceQuestion(_Question):
 
 class NumberQuestion(_Question):
     kind: Literal["number"]
-    min: float | None = None
-    max: float | None = None
+    # Finite only: the JSON parser takes NaN and Infinity, which would be stored as a bound that no
+    # answer is ever compared against (and shown as null).
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _range_in_order(self) -> NumberQuestion:
@@ -250,12 +252,22 @@ class MemberList(BaseModel):
 
 class ServiceEntry(Strict):
     user_id: int = Field(ge=1, le=2**63 - 1)
-    hours: float = Field(gt=0, le=24, multiple_of=0.25, description="Hours served, in quarters of an hour")
+    # At least one quarter: multiple_of tolerates a float's rounding, so 1e-10 passed it and gt=0, and
+    # was stored as 0 minutes.
+    hours: float = Field(ge=0.25, le=24, multiple_of=0.25, description="Hours served, in quarters of an hour")
     note: str = Field(default="", max_length=200)
 
 
 class ServiceRecordsSet(Strict):
     records: list[ServiceEntry] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_record_per_volunteer(self) -> ServiceRecordsSet:
+        # Two rows for one volunteer would leave the later silently winning (and audited twice).
+        ids = [r.user_id for r in self.records]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each user_id may appear once")
+        return self
 
 
 class ServiceSheetRow(BaseModel):

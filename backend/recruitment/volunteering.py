@@ -25,7 +25,8 @@ from .schemas import ServiceEntry
 
 class NotVolunteer(Unprocessable):
     code = "service.not_volunteer"
-    message = "仅志愿服务活动可记录服务时长 / Service hours are recorded for volunteer postings only"
+    # Also what opening a check-in answers (backend/recruitment/checkin.py): say both.
+    message = "仅志愿服务活动可签到和记录服务时长 / Only volunteer postings have a check-in and service hours"
 
 
 class TooEarly(Unprocessable):

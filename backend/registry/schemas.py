@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..charity.schemas import ProjectSummary
 from ..recruitment.proofschemas import VolunteerProofPublic
+from ..spreadsheet import MAX_FEN
 from .models import (
     AnnualResult,
     CreditList,
@@ -37,7 +38,7 @@ class OrgCreate(BaseModel):
     supervising_unit: str | None = Field(default=None, max_length=200)
     registered_on: date | None = None
     registered_capital_fen: int | None = Field(
-        default=None, ge=0, description="Integer fen (1 yuan = 100 fen)"
+        default=None, ge=0, le=MAX_FEN, description="Integer fen (1 yuan = 100 fen)"
     )
     allow_bad_check_digit: bool = Field(
         default=False, description="Register an early-pilot code that fails the check"
@@ -61,7 +62,7 @@ class OrgUpdate(BaseModel):
     business_scope: str | None = Field(default=None, max_length=5000)
     supervising_unit: str | None = Field(default=None, max_length=200)
     registered_on: date | None = None
-    registered_capital_fen: int | None = Field(default=None, ge=0)
+    registered_capital_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
     reason: str = Reason
 
 
@@ -88,7 +89,9 @@ class PenaltyCreate(BaseModel):
     kind: PenaltyKind
     decision_number: str = Field(min_length=1, max_length=100)
     decided_on: date
-    amount_fen: int | None = Field(default=None, ge=0, description="Fines and confiscations, integer fen")
+    amount_fen: int | None = Field(
+        default=None, ge=0, le=MAX_FEN, description="Fines and confiscations, integer fen"
+    )
     penalty_reason: str = Field(default="", max_length=5000, description="The facts of the decision")
     reason: str = Reason
 

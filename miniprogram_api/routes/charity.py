@@ -51,6 +51,7 @@ from ..headers import no_store
 from ..openapi import json_body, json_content, parse_query, query_params, refuses, responds
 from ..responses import json_bytes
 from ..schemas import ErrorBody
+from ..uploads import uploaded_file
 from .pages import PAGE_HEADERS
 
 bp = Blueprint("charity", url_prefix="/")
@@ -204,8 +205,7 @@ async def create_donation(request: Request, project_id: int, body: DonationCreat
 async def import_donations(request: Request, project_id: int) -> HTTPResponse:
     """Import a payment platform's donation export (the raw file, or multipart 'file')."""
     query = parse_query(request, ImportQuery)
-    upload = request.files.get("file") if request.files else None
-    data, filename = (upload.body, upload.name) if upload else (request.body, query.filename)
+    data, filename = uploaded_file(request, query.filename)
     if not data:
         raise BadRequest("请上传 CSV 或 XLSX 文件 / Upload a CSV or XLSX file", code="import.empty")
     container = request.app.ctx.container

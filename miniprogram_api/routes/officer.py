@@ -42,6 +42,7 @@ from backend.registry.schemas import (
 from ..auth import login_required, requires
 from ..headers import no_store
 from ..openapi import REGION_CODE, json_body, parse_query, query_params, responds
+from ..uploads import uploaded_file
 
 bp = Blueprint("officer", url_prefix="/")
 # What an officer's write may be refused with, beyond what every route with a body may answer.
@@ -301,8 +302,7 @@ async def decide_proposal(request: Request, proposal_id: int, body: ProposalDeci
 async def import_orgs(request: Request) -> HTTPResponse:
     """Import organizations from a CSV or XLSX export (the raw file as the body, or multipart 'file')."""
     query = parse_query(request, ImportQuery)
-    upload = request.files.get("file") if request.files else None
-    data, filename = (upload.body, upload.name) if upload else (request.body, query.filename)
+    data, filename = uploaded_file(request, query.filename)
     report = await uploads.import_upload(
         actor=request.ctx.user,
         data=data,

@@ -273,3 +273,64 @@ async def test_filing_export_has_exact_yuan_by_category(client, campaign):
     assert (
         await client.get(f"/api/v1/projects/{pid}/filing", headers=await login(client, "nobody"))
     ).status_code == 403
+
+
+# --- hostile values in an export (found by trying the import as a foundation's staff would) ------------
+
+
+@pytest.mark.parametrize("cell", ["99999999999999999999", "1e20", 1e20, "10000000000001"])
+def test_an_amount_beyond_what_a_ledger_holds_is_a_row_error(cell):
+    # Unbounded, 1e20 yuan went into the report as an integer beyond 64 bits: a 500 on the dry run.
+    from backend import spreadsheet
+
+    with pytest.raises(spreadsheet.MoneyError):
+        spreadsheet.parse_money_fen(cell)
+    assert spreadsheet.parse_money_fen("10000000000000") == spreadsheet.MAX_FEN
+
+
+async def test_a_huge_amount_in_an_export_is_reported_not_a_500(client, campaign):
+    body = "捐赠时间,捐赠金额（元）,支付流水号\n2026-03-01,99999999999999999999,H-1\n2026-03-01,1.00,H-2\n"
+    response = await client.post(_url(campaign), content=body.encode("gb18030"), headers=campaign["staff"])
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert [(e["row"], e["code"]) for e in report["errors"]] == [(2, "import.amount")]
+    assert (report["created"], report["amount_fen"]) == (1, 100)
+
+
+@pytest.mark.parametrize(
+    "moment", ["2026-02-30 10:00", "2026-13-01", "2026-11-29 25:00", "0000-11-29", "2026-11-29T10:00+25:00"]
+)
+def test_an_impossible_donation_time_is_explained_in_chinese(moment):
+    # These matched the pattern and then failed in datetime(): the report carried Python's English.
+    parsed = donation_import.parse_bytes(
+        f"捐赠时间,捐赠金额,支付流水号\n{moment},1,X\n".encode(), filename="a.csv"
+    )
+    assert parsed.rows == []
+    [error] = parsed.errors
+    assert error["code"] == "import.date"
+    assert error["message"].startswith(f"捐赠时间“{moment}”不是有效的日期时间"), error["message"]
+
+
+async def test_a_multipart_upload_without_a_file_part_is_refused(client, campaign):
+    # The whole multipart body, boundaries and all, used to be read as the CSV.
+    response = await client.post(
+        _url(campaign, apply="true"),
+        files={"upload": ("export.csv", CSV.encode())},
+        headers=campaign["staff"],
+    )
+    assert response.status_code == 400, response.text
+    assert error_code(response) == "import.file_missing"
+    assert await LedgerEntry.all().count() == 0
+    with_file = await client.post(
+        _url(campaign), files={"file": ("export.csv", CSV.encode())}, headers=campaign["staff"]
+    )
+    assert with_file.status_code == 200 and with_file.json()["created"] == 4, with_file.text
+
+
+@pytest.mark.parametrize("year", [0, -1, 10000, 99999])
+async def test_a_filing_year_a_date_cannot_hold_is_422(client, campaign, year):
+    response = await client.get(
+        f"/api/v1/orgs/{campaign['org'].credit_code}/filing/{year}?format=csv", headers=campaign["staff"]
+    )
+    assert response.status_code == 422, response.text
+    assert error_code(response) == "filing.year_out_of_range"

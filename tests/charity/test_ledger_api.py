@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -124,6 +125,50 @@ async def test_an_explained_advance_may_exceed_the_balance(client, campaign):
     response = await client.post(f"/api/v1/projects/{pid}/expenditures", json=body, headers=staff)
     assert response.status_code == 201, response.text
     assert (await _project(client, pid))["balance_fen"] == -50_000
+
+
+async def test_an_expenditure_paid_after_today_is_refused(client, campaign):
+    # Accepted before (an advance of 2099): it showed in the month chart and a future year's filing.
+    pid, staff = campaign["id"], campaign["staff"]
+    tomorrow = (datetime.now(UTC) + timedelta(hours=8, days=1)).date().isoformat()
+    body = expenditure(paid_on=tomorrow, advance=True, explanation="先行垫付")
+    response = await client.post(f"/api/v1/projects/{pid}/expenditures", json=body, headers=staff)
+    assert response.status_code == 422, response.text
+    assert error_code(response) == "ledger.paid_in_future"
+    assert await LedgerEntry.filter(kind="expenditure").count() == 0
+    today = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
+    body = expenditure(paid_on=today, advance=True, explanation="先行垫付")
+    assert (
+        await client.post(f"/api/v1/projects/{pid}/expenditures", json=body, headers=staff)
+    ).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("amount_fen", True), ("amount_fen", "100"), ("amount_fen", 1e3), ("received_at", 1_700_000_000)],
+)
+async def test_a_donation_of_the_wrong_json_type_is_refused_not_converted(client, campaign, field, value):
+    # Lax parsing recorded ``true`` as a donation of one fen and a number as a Unix time.
+    response = await client.post(
+        f"/api/v1/projects/{campaign['id']}/donations",
+        json=donation(**{field: value}),
+        headers=campaign["staff"],
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == [field]
+    assert await LedgerEntry.all().count() == 0
+
+
+async def test_a_correction_naming_its_entry_with_true_is_refused(client, campaign):
+    pid, staff = campaign["id"], campaign["staff"]
+    await client.post(f"/api/v1/projects/{pid}/donations", json=donation(), headers=staff)
+    response = await client.post(
+        f"/api/v1/projects/{pid}/corrections",
+        json={"reverses": True, "explanation": "重复登记"},
+        headers=staff,
+    )
+    assert response.status_code == 422, response.text
+    assert (await _project(client, pid))["raised_fen"] == 10_000
 
 
 async def test_an_advance_without_explanation_is_refused(client, campaign):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 
 from backend.charity import canonical
 from backend.charity.models import LedgerEntry
@@ -232,3 +233,33 @@ def test_verification_page_lists_the_projects_only_for_genuine_codes():
     assert 'href="/p/3"' in page and "100.00元" in page and "25.00元" in page
     forged = render_verification_page(make_view("not_genuine"), projects=projects)
     assert "山区图书角" not in forged
+
+
+@pytest.mark.parametrize("suffix", ["", "\n<b>", " A 1", "A-1", "Ａ1"])
+async def test_a_filing_number_is_the_credit_code_and_the_filings_letters_and_digits(
+    client, foundation, suffix
+):
+    # The bare credit code, a line break or markup after it were accepted and published as the 备案编号.
+    org = foundation["org"]
+    body = _body(filing_number=f"{org.credit_code}{suffix}")
+    response = await client.post(
+        f"/api/v1/orgs/{org.credit_code}/projects", json=body, headers=foundation["staff"]
+    )
+    assert response.status_code == 422, response.text
+    assert error_code(response) == "project.filing_number_invalid"
+
+
+async def test_a_filing_number_is_kept_upper_case_and_used_once(client, foundation):
+    org = foundation["org"]
+    url = f"/api/v1/orgs/{org.credit_code}/projects"
+    first = await client.post(
+        url, json=_body(filing_number=f" {org.credit_code.lower()}a2026 "), headers=foundation["staff"]
+    )
+    assert first.status_code == 201, first.text
+    assert first.json()["filing_number"] == f"{org.credit_code}A2026"
+    again = await client.post(
+        url, json=_body(filing_number=f"{org.credit_code}A2026"), headers=foundation["staff"]
+    )
+    assert again.status_code == 409, again.text
+    assert error_code(again) == "project.filing_number_taken"
+    assert again.json()["error"]["details"] == {"project_id": first.json()["id"]}

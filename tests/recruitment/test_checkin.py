@@ -152,6 +152,8 @@ async def test_only_its_staff_open_the_check_in_of_a_published_volunteer_posting
     activity = await open_posting(client, org, kind="activity", **_soon())
     refused = await client.post(f"/api/v1/postings/{activity['id']}/checkin", json={}, headers=org["staff"])
     assert (refused.status_code, error_code(refused)) == (422, "service.not_volunteer")
+    # It said "service hours are recorded for volunteer postings only" to someone opening a check-in.
+    assert refused.json()["error"]["message"].startswith("仅志愿服务活动可签到")
     posting = await open_posting(client, org, kind="volunteer", **_soon())
     stranger = await login(client, "ci-stranger")
     forbidden = await client.post(f"/api/v1/postings/{posting['id']}/checkin", json={}, headers=stranger)

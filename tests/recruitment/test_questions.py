@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from backend.config import Settings
@@ -139,3 +141,37 @@ async def test_a_posting_with_malformed_questions_is_refused(client, org, questi
         f"/api/v1/orgs/{org['code']}/postings", json=posting_body(questions=questions), headers=org["staff"]
     )
     assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("bound", ["NaN", "Infinity", "-Infinity"])
+async def test_a_number_questions_bounds_must_be_finite(client, org, bound):
+    # The JSON parser takes NaN and Infinity: a NaN minimum was stored, shown as null and never checked.
+    body = posting_body(questions=[{"id": "n", "kind": "number", "label": "N", "min": 0, "max": 10}])
+    text = json.dumps(body).replace('"min": 0', f'"min": {bound}')
+    response = await client.post(
+        f"/api/v1/orgs/{org['code']}/postings",
+        content=text.encode(),
+        headers={**org["staff"], "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"][:2] == ["questions", 0]
+
+
+async def test_a_nul_character_in_a_posting_or_an_answer_is_422_on_every_database(client, org):
+    # PostgreSQL keeps no U+0000 in text or jsonb: the write failed there with a 500 (SQLite kept it).
+    body = posting_body(body="周末读书\u0000会", questions=[{"id": "t", "kind": "text", "label": "T"}])
+    refused = await client.post(f"/api/v1/orgs/{org['code']}/postings", json=body, headers=org["staff"])
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"][0]["loc"] == ["body"]
+    posting = await open_posting(client, org, questions=[{"id": "t", "kind": "text", "label": "T"}])
+    member = await login(client, "nul-member")
+    answer = await client.post(
+        f"/api/v1/postings/{posting['id']}/signups", json={"answers": {"t": "a\u0000b"}}, headers=member
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"][0]["loc"] == ["answers", "t"]
+    # The six characters \u0000 written out (an escaped backslash) are ordinary text.
+    fine = await client.post(
+        f"/api/v1/postings/{posting['id']}/signups", json={"answers": {"t": "\\u0000"}}, headers=member
+    )
+    assert fine.status_code == 201, fine.text

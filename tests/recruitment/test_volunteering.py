@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from backend.audit.models import AuditEntry
-from backend.recruitment.models import Posting
+from backend.recruitment.models import Posting, ServiceRecord
 from tests.conftest import error_code, login
 from tests.recruitment.conftest import members, open_posting, user_of
 
@@ -92,3 +94,35 @@ async def test_only_confirmed_participants_of_a_volunteer_posting_by_its_staff(c
         headers=org["staff"],
     )
     assert bad.status_code == 422  # quarters of an hour
+
+
+@pytest.mark.parametrize("hours", [1e-10, 0.0000001, 1e-300])
+async def test_hours_below_a_quarter_are_refused_not_recorded_as_zero(client, org, hours):
+    # multiple_of tolerates a float's rounding: 1e-10 passed it and gt=0, and was kept as 0 minutes.
+    posting = await open_posting(client, org, kind="volunteer")
+    volunteer = await login(client, "tiny")
+    uid = (await user_of(client, volunteer)).id
+    await client.post(f"/api/v1/postings/{posting['id']}/signups", json={"answers": {}}, headers=volunteer)
+    await _begun(posting["id"])
+    response = await client.put(
+        f"/api/v1/postings/{posting['id']}/service-records",
+        json={"records": [{"user_id": uid, "hours": hours}]},
+        headers=org["staff"],
+    )
+    assert response.status_code == 422, response.text
+    assert not await ServiceRecord.filter(posting_id=posting["id"]).exists()
+
+
+async def test_one_volunteer_twice_in_one_sheet_is_refused(client, org):
+    posting = await open_posting(client, org, kind="volunteer")
+    volunteer = await login(client, "twice")
+    uid = (await user_of(client, volunteer)).id
+    await client.post(f"/api/v1/postings/{posting['id']}/signups", json={"answers": {}}, headers=volunteer)
+    await _begun(posting["id"])
+    response = await client.put(
+        f"/api/v1/postings/{posting['id']}/service-records",
+        json={"records": [{"user_id": uid, "hours": 2}, {"user_id": uid, "hours": 3}]},
+        headers=org["staff"],
+    )
+    assert response.status_code == 422, response.text
+    assert not await AuditEntry.filter(action="service.record").exists()

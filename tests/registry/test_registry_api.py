@@ -541,3 +541,28 @@ async def test_mini_program_code_comes_from_wechat_getwxacodeunlimit(client, set
     emulator.add_fault("/wxa/getwxacodeunlimit", count=5, errcode=-1)
     busy = await client.get(f"/api/v1/orgs/{code}/wxacode.png")
     assert busy.status_code == 503
+
+
+async def test_amounts_and_ids_beyond_64_bits_are_422_not_500(client, setup, cache):
+    # Found by trying the API by hand: each passed the schema and failed in the database with a 500.
+    headers = setup["nanshan"]
+    code = (await register(client, headers)).json()["credit_code"]
+    capital = await client.patch(
+        f"/api/v1/orgs/{code}", json={"registered_capital_fen": 2**63, **REASON}, headers=headers
+    )
+    assert capital.status_code == 422, capital.text
+    penalty = {"kind": "fine", "decision_number": "深南民罚〔2026〕1号", "decided_on": "2026-11-01"}
+    fined = await client.post(
+        f"/api/v1/orgs/{code}/penalties", json={**penalty, "amount_fen": 10**20, **REASON}, headers=headers
+    )
+    assert fined.status_code == 422, fined.text
+    admin = await platform_admin(client, "big-id-admin", cache)
+    for route in ("/api/v1/admin/roles", "/api/v1/admin/roles/revocations"):
+        grant = await client.post(
+            route, json={"kind": "admin", "user_id": 2**64, "reason": "x"}, headers=admin
+        )
+        assert grant.status_code == 422, grant.text
+    replay = await client.post(
+        "/api/v1/admin/notifications/dead/replay", json={"ids": [2**63], "reason": "x"}, headers=admin
+    )
+    assert replay.status_code == 422, replay.text
